@@ -1,0 +1,89 @@
+"""Configuration of the DiLA world model: one dataclass that validates itself."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+
+@dataclass
+class DiLAConfig:
+    """Sizes of every part of the world model. Defaults are the paper's configuration.
+
+    Token grids are `b t h w d` with `d = embed_dim`; the grid side (16 in the paper) is not a
+    parameter: attention position biases are continuous and the inverse model reduces any side
+    up to 16 to a single cell.
+    """
+
+    embed_dim: int = 768
+    structure_dim: int = 32
+    content_dim: int = 256
+    action_dim: int = 256
+
+    encoder_spatial_depth: int = 4
+    encoder_temporal_depth: int = 4
+    encoder_heads: int = 8
+    encoder_dim_head: int = 64
+
+    mlp_depth: int = 2
+
+    memory_depth: int = 2
+    memory_state_dim: int = 32
+    memory_conv_width: int = 4
+    memory_expand: int = 2
+
+    decoder_depth: int = 3
+    decoder_heads: int = 8
+    decoder_dim_head: int = 32
+    decoder_null_kv: int = 2
+
+    inverse_channels: int = 64
+    inverse_blocks: tuple[int, ...] = (2, 2, 2, 1)
+    inverse_hidden: int = 1024
+
+    forward_dim: int = 256
+    forward_depth: int = 4
+    forward_heads: int = 8
+    forward_dim_head: int = 32
+
+    ff_mult: float = 4.0
+    dropout: float = 0.1
+    robot_action_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        self.inverse_blocks = tuple(int(n) for n in self.inverse_blocks)
+        positive = [f.name for f in fields(self) if f.type in ("int", int)]
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"DiLAConfig.{name} must be positive, got {getattr(self, name)}")
+        if len(self.inverse_blocks) != 4 or min(self.inverse_blocks) < 1:
+            raise ValueError(f"inverse_blocks must be 4 positive counts, got {self.inverse_blocks}")
+        if self.inverse_channels % 8:
+            raise ValueError(f"inverse_channels must be a multiple of 8 (GroupNorm), got {self.inverse_channels}")
+        for prefix in ("encoder", "decoder", "forward"):
+            if getattr(self, f"{prefix}_dim_head") % 2:
+                raise ValueError(f"{prefix}_dim_head must be even (rotary embedding)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.robot_action_dim is not None and self.robot_action_dim <= 0:
+            raise ValueError(f"robot_action_dim must be positive or None, got {self.robot_action_dim}")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["inverse_blocks"] = list(self.inverse_blocks)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DiLAConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known - {"model_type"})
+        if unknown:
+            raise ValueError(f"unknown DiLAConfig fields: {unknown}")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"model_type": "dila", **self.to_dict()}, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "DiLAConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))

@@ -1,0 +1,166 @@
+"""The DiLA world model at token level.
+
+Public methods take and return token grids in the published layout `b t d h w` (a codec's
+`b d h w` per frame); inside, everything is `b t h w d`.
+
+    features g, c = encoders(structure_encoder(x))      structure g: `b t h w s`, content c: `b t h w k`
+    m, states     = content_memory(c)                    causal in time, per grid cell
+    z_t           = inverse_model(g_t, g_{t+1})          one latent action per transition
+    g^_{t+1}      = g_t + forward_model(g_t, z_t)
+    x^_{t+1}      = fusion_decoder(lift(g^_{t+1}); x_0, m_t)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from dila.config import DiLAConfig
+from dila.modules.forward_model import ForwardModel
+from dila.modules.fusion_decoder import FusionDecoder
+from dila.modules.inverse_model import InverseModel
+from dila.modules.mamba import ContentMemory, State
+from dila.modules.mlp import ResidualMLP
+from dila.modules.structure_encoder import StructureEncoder
+
+
+def to_grid(x: torch.Tensor) -> torch.Tensor:
+    return rearrange(x, "b t d h w -> b t h w d")
+
+
+def from_grid(x: torch.Tensor) -> torch.Tensor:
+    return rearrange(x, "b t h w d -> b t d h w")
+
+
+@dataclass
+class Encoding:
+    """What the encoders make of a clip: structure and content memory per frame, and the memory
+    state after its last frame."""
+
+    structure: torch.Tensor
+    memory: torch.Tensor
+    states: State
+
+
+@dataclass
+class WorldState:
+    """Where an imagined rollout stands: current structure and memory, and the first frame's tokens."""
+
+    structure: torch.Tensor
+    memory: torch.Tensor
+    states: State
+    first_frame: torch.Tensor
+
+
+class ActionAdapter(nn.Module):
+    """Phase-3 adapter: real (robot) actions -> latent actions."""
+
+    def __init__(self, robot_action_dim: int, action_dim: int):
+        super().__init__()
+        self.fc1 = nn.Linear(robot_action_dim, action_dim)
+        self.fc2 = nn.Linear(action_dim, action_dim)
+
+    def forward(self, actions: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.nn.functional.silu(self.fc1(actions)))
+
+
+class DiLAWorldModel(nn.Module):
+    def __init__(self, config: DiLAConfig):
+        super().__init__()
+        cfg = self.config = config
+        d = cfg.embed_dim
+        self.structure_encoder = StructureEncoder(cfg)
+        self.motion_encoder = ResidualMLP(d, d, cfg.structure_dim, cfg.mlp_depth)
+        self.content_encoder = ResidualMLP(d, d, cfg.content_dim, cfg.mlp_depth)
+        self.content_memory = ContentMemory(
+            cfg.content_dim, cfg.memory_depth, cfg.memory_state_dim, cfg.memory_conv_width, cfg.memory_expand
+        )
+        self.inverse_model = InverseModel(
+            cfg.structure_dim, cfg.action_dim, cfg.inverse_channels, cfg.inverse_blocks, cfg.inverse_hidden, cfg.dropout
+        )
+        self.forward_model = ForwardModel(cfg)
+        self.structure_lift = ResidualMLP(cfg.structure_dim, d, d, cfg.mlp_depth)
+        self.fusion_decoder = FusionDecoder(cfg)
+        self.action_adapter = ActionAdapter(cfg.robot_action_dim, cfg.action_dim) if cfg.robot_action_dim else None
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # building blocks, all on `b t h w *` grids
+    def encode_grid(self, x: torch.Tensor, states: State | None = None) -> Encoding:
+        features = self.structure_encoder(x)
+        memory, states = self.content_memory(self.content_encoder(features), states)
+        return Encoding(self.motion_encoder(features), memory, states)
+
+    def infer_actions(self, structure: torch.Tensor) -> torch.Tensor:
+        """`b t h w s` -> `b (t-1) a`."""
+        return self.inverse_model(structure[:, :-1], structure[:, 1:])
+
+    def advance(self, structure: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return structure + self.forward_model(structure, actions)
+
+    def render(self, structure: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        return self.fusion_decoder(self.structure_lift(structure), first_frame, memory)
+
+    # interactive rollout
+    def start(self, x_context: torch.Tensor) -> WorldState:
+        """Encode context tokens `b t d h w`; the rollout continues from their last frame."""
+        x = to_grid(x_context)
+        enc = self.encode_grid(x)
+        return WorldState(enc.structure[:, -1:], enc.memory[:, -1:], enc.states, x[:, :1])
+
+    def preview(self, state: WorldState, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Next structure and tokens (`b 1 h w *`) for an action `b a`, without committing."""
+        structure = self.advance(state.structure, action[:, None])
+        return structure, self.render(structure, state.first_frame, state.memory)
+
+    def step(self, state: WorldState, action: torch.Tensor) -> tuple[torch.Tensor, WorldState]:
+        """Commit one action `b a`: returns the frame's tokens `b d h w` and the next state. The
+        generated frame goes back through the encoders, and the memory takes one recurrent step."""
+        structure, tokens = self.preview(state, action)
+        features = self.structure_encoder(tokens)
+        memory, states = self.content_memory.step(self.content_encoder(features), state.states)
+        return from_grid(tokens)[:, 0], replace(state, structure=structure, memory=memory, states=states)
+
+    # the published semantics
+    def latent_actions(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens `b t d h w` -> latent actions `b (t-1) a` and structure `b t h w s`."""
+        structure = self.encode_grid(to_grid(x)).structure
+        return self.infer_actions(structure), structure
+
+    def one_step(self, x: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced one-step predictions of frames 1..t-1, decoded in parallel: `b (t-1) d h w`."""
+        grid = to_grid(x)
+        enc = self.encode_grid(grid)
+        structure = enc.structure[:, :-1]
+        predicted = self.advance(structure, self.infer_actions(enc.structure))
+        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1]))
+
+    def predict(self, x_context: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Roll out `actions` (`b n a`) after the context: tokens `b n d h w`, structure `b n h w s`."""
+        state, frames, structures = self.start(x_context), [], []
+        for action in actions.unbind(dim=1):
+            tokens, state = self.step(state, action)
+            frames.append(tokens)
+            structures.append(state.structure)
+        return torch.stack(frames, dim=1), torch.cat(structures, dim=1)
+
+    def rollout(self, x_first: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Autoregressive rollout from one frame `b 1 d h w` (the published `autoregressive_forward`)."""
+        return self.predict(x_first[:, :1], actions)
+
+    def transfer(self, x_source: torch.Tensor, x_target: torch.Tensor) -> torch.Tensor:
+        """The published `transfer`: the source's actions applied one step at a time to the target's
+        own structure, rendered with the target's first frame and memory: `b (t-1) d h w`."""
+        actions, _ = self.latent_actions(x_source)
+        grid = to_grid(x_target)
+        enc = self.encode_grid(grid)
+        predicted = self.advance(enc.structure[:, :-1], actions)
+        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1]))
+
+    def robot_to_latent(self, actions: torch.Tensor) -> torch.Tensor:
+        if self.action_adapter is None:
+            raise ValueError("this model has no action adapter (robot_action_dim is None)")
+        return self.action_adapter(actions)
