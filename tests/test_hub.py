@@ -1,0 +1,192 @@
+"""Loading and saving: our format, published .pt files, hostile files, and the Hub offline."""
+import os
+import time
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from dila import hub
+from dila.hub import CheckpointError, HubUnavailableError, load_world_model, save_world_model
+
+REPO = "someone/dila-tiny"
+
+
+@pytest.fixture
+def published_state(fixtures):
+    return torch.load(fixtures / "dila_tiny.pt", weights_only=True)["model"]
+
+
+@pytest.fixture
+def tokens():
+    return torch.randn(1, 3, 32, 4, 4, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache; `put` stores a file there as a download would."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    revision = "0" * 40
+
+    def put(repo_id: str, name: str, write) -> None:
+        root = cache / f"models--{repo_id.replace('/', '--')}"
+        target = root / "snapshots" / revision / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write(target)
+        (root / "refs").mkdir(exist_ok=True)
+        (root / "refs" / "main").write_text(revision)
+
+    return put
+
+
+@torch.no_grad()
+def test_round_trip_is_exact(tiny_model, tokens, tmp_path):
+    save_world_model(tiny_model, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = load_world_model(tmp_path)
+    assert loaded.config == tiny_model.config and not loaded.training
+    assert torch.equal(loaded.one_step(tokens), tiny_model.one_step(tokens))
+
+
+@pytest.mark.parametrize("wrap", ["model", "module", "bare-prefixed"])
+def test_published_pt_variants(published_state, tmp_path, wrap):
+    if wrap == "model":
+        obj = {"model": published_state, "optimizer": {}}
+    elif wrap == "module":
+        obj = {"module": {f"module.{k}": v for k, v in published_state.items()}}
+    else:
+        obj = {f"_orig_mod.{k}": v for k, v in published_state.items()}
+    torch.save(obj, tmp_path / "ckpt.pt")
+    model = load_world_model(tmp_path / "ckpt.pt")
+    assert model.config.embed_dim == 64 and model.config.action_dim == 16
+
+
+class Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"model": {"x": Exploit(marker)}}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="weights-only"):
+        load_world_model(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+def test_truncated_file(published_state, tmp_path):
+    torch.save({"model": published_state}, tmp_path / "full.pt")
+    data = (tmp_path / "full.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cut.pt"):
+        load_world_model(tmp_path / "cut.pt")
+
+
+def test_wrong_shape_names_the_key(published_state, tmp_path):
+    key = "content_fusion.fusion_decoder.dec_spatial_transformer.layers.0.4.4.weight"
+    state = dict(published_state, **{key: torch.zeros(64, 7)})
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=r"fusion_decoder\.layers\.0\.ff\.proj_out\.weight"):
+        load_world_model(tmp_path / "bad.pt")
+
+
+def test_foreign_state_dict(tmp_path):
+    torch.save({"encoder.weight": torch.zeros(3, 3)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a DiLA checkpoint"):
+        load_world_model(tmp_path / "other.pt")
+
+
+def test_corrupt_safetensors_and_config(tiny_model, tmp_path):
+    save_world_model(tiny_model, tmp_path)
+    (tmp_path / "config.json").write_text('{"embed_dim": -3}')
+    with pytest.raises(CheckpointError, match="invalid config"):
+        load_world_model(tmp_path)
+    save_world_model(tiny_model, tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match="safetensors"):
+        load_world_model(tmp_path)
+
+
+def test_missing_path_is_not_a_repo_id(tmp_path):
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_world_model(tmp_path / "nothing-here")
+
+
+def test_repo_id_from_cache_offline(tiny_model, hf_cache, tokens):
+    hf_cache(REPO, "config.json", tiny_model.config.save)
+    hf_cache(REPO, "model.safetensors", lambda p: save_file(tiny_model.state_dict(), str(p)))
+    model = load_world_model(REPO)
+    with torch.no_grad():
+        assert torch.equal(model.one_step(tokens), tiny_model.one_step(tokens))
+
+
+def test_published_repo_from_cache_offline(published_state, hf_cache):
+    hf_cache(hub.PUBLISHED_REPO, "phase2/DiLA_final.pt", lambda p: torch.save({"model": published_state}, p))
+    assert load_world_model(hub.PUBLISHED_REPO).config.structure_dim == 4
+
+
+def test_offline_and_uncached_fails_fast(hf_cache):
+    start = time.perf_counter()
+    with pytest.raises(HubUnavailableError, match="HF_HUB_OFFLINE"):
+        load_world_model(REPO)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_offline_fallback(tiny_model, hf_cache, tmp_path):
+    save_world_model(tiny_model, tmp_path)
+    with pytest.warns(UserWarning, match="instead"):
+        model = load_world_model(REPO, fallback=tmp_path)
+    assert model.config == tiny_model.config
+
+
+def test_unreachable_hub_fails_fast_without_retries(hf_cache, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port that nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    start = time.perf_counter()
+    with pytest.raises(HubUnavailableError, match="cannot be reached"):
+        load_world_model(REPO)
+    assert time.perf_counter() - start < 5.0
+
+
+def test_push_to_hub_uploads_our_format(tiny_model, monkeypatch):
+    seen = {}
+
+    class FakeApi:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, private, exist_ok):
+            seen["repo"] = repo_id
+
+        def upload_folder(self, repo_id, folder_path, commit_message):
+            seen["files"] = sorted(os.listdir(folder_path))
+            return "https://hub/commit/1"
+
+    monkeypatch.setattr("huggingface_hub.HfApi", FakeApi)
+    assert hub.push_to_hub(tiny_model, REPO) == "https://hub/commit/1"
+    assert seen == {"repo": REPO, "files": ["config.json", "model.safetensors"]}
+
+
+def test_action_adapter_inside_and_beside(published_state, tmp_path):
+    adapter = {"mapping.0.weight": torch.randn(16, 4), "mapping.0.bias": torch.zeros(16),
+               "mapping.2.weight": torch.randn(16, 16), "mapping.2.bias": torch.zeros(16)}
+    torch.save({"model": {**published_state, **{f"Action_decoder.{k}": v for k, v in adapter.items()}}}, tmp_path / "p3.pt")
+    model = load_world_model(tmp_path / "p3.pt")
+    assert model.config.robot_action_dim == 4
+    torch.save({"model": published_state}, tmp_path / "p2.pt")
+    torch.save({"model_state_dict": adapter}, tmp_path / "mlp.pth")
+    beside = load_world_model(tmp_path / "p2.pt", action_adapter=tmp_path / "mlp.pth")
+    actions = torch.randn(3, 4)
+    with torch.no_grad():
+        assert torch.allclose(model.robot_to_latent(actions), beside.robot_to_latent(actions))
