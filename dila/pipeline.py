@@ -1,0 +1,118 @@
+"""Codec + world model at pixel level: the operations users need, on uint8 `t h w 3` frames."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from einops import rearrange
+
+from dila.codecs.base import FrameCodec
+from dila.world_model import DiLAWorldModel, WorldState
+
+
+@dataclass
+class ClipEncoding:
+    """A clip as the model sees it: its tokens, structure per frame and latent action per transition."""
+
+    tokens: torch.Tensor  # 1 t d h w
+    structure: torch.Tensor  # 1 t h w s
+    actions: np.ndarray  # (t-1) a
+
+
+class Pipeline:
+    def __init__(self, model: DiLAWorldModel, codec: FrameCodec, device: str | torch.device = "cpu"):
+        if codec.latent_dim != model.config.embed_dim:
+            raise ValueError(f"codec makes {codec.latent_dim}-d tokens, the world model expects {model.config.embed_dim}")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.codec = codec.to(self.device).eval() if isinstance(codec, torch.nn.Module) else codec
+
+    @classmethod
+    def from_pretrained(cls, source=None, codec=None, device: str | torch.device = "cpu", **kwargs) -> "Pipeline":
+        """The bundled model and its light codec by default; any `load_world_model` source and a
+        codec (object, directory, or `"rae"` for the published one) otherwise."""
+        from dila.codecs import load_codec
+        from dila.hub import BUNDLED, load_world_model
+
+        source = BUNDLED if source is None else source
+        model = load_world_model(source, device=device, **kwargs)
+        return cls(model, load_codec(codec if codec is not None else BUNDLED / "codec", device=device), device)
+
+    @property
+    def image_size(self) -> int:
+        return self.codec.image_size
+
+    # frames <-> tokens
+    @torch.no_grad()
+    def tokenize(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 `t h w 3` -> tokens `1 t d h w`."""
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"expected frames as t h w 3, got shape {frames.shape}")
+        pixels = torch.from_numpy(frames).to(self.device).float().div(255)
+        latents = self.codec.encode(rearrange(pixels, "t h w c -> t c h w"))
+        return latents[None]
+
+    @torch.no_grad()
+    def detokenize(self, tokens: torch.Tensor) -> np.ndarray:
+        """tokens `1 t d h w` (or `1 d h w`) -> uint8 `t h w 3`."""
+        tokens = tokens if tokens.ndim == 5 else tokens[:, None]
+        pixels = self.codec.decode(rearrange(tokens, "1 t d h w -> t d h w"))
+        return rearrange(pixels.clamp(0, 1).mul(255).round().byte(), "t c h w -> t h w c").cpu().numpy()
+
+    # operations
+    @torch.no_grad()
+    def encode_clip(self, frames: np.ndarray) -> ClipEncoding:
+        tokens = self.tokenize(frames)
+        if tokens.shape[1] < 2:
+            raise ValueError("a clip needs at least 2 frames to have a latent action")
+        actions, structure = self.model.latent_actions(tokens)
+        return ClipEncoding(tokens, structure, actions[0].cpu().numpy())
+
+    @torch.no_grad()
+    def start(self, context: np.ndarray) -> WorldState:
+        """Begin an imagined rollout after the context frames (uint8 `t h w 3`, t >= 1)."""
+        return self.model.start(self.tokenize(context))
+
+    @torch.no_grad()
+    def preview(self, state: WorldState, action: np.ndarray) -> np.ndarray:
+        """The next frame for `action` (a slider position), without committing: uint8 `h w 3`."""
+        _, tokens = self.model.preview(state, self._action(action))
+        return self.detokenize(tokens.permute(0, 1, 4, 2, 3))[0]
+
+    @torch.no_grad()
+    def step(self, state: WorldState, action: np.ndarray) -> tuple[np.ndarray, WorldState]:
+        tokens, state = self.model.step(state, self._action(action))
+        return self.detokenize(tokens)[0], state
+
+    @torch.no_grad()
+    def rollout(self, context: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Frames after the context, one per action: uint8 `n h w 3`."""
+        tokens, _ = self.model.predict(self.tokenize(context), self._actions(actions))
+        return self.detokenize(tokens)
+
+    @torch.no_grad()
+    def transfer(self, motion: np.ndarray, appearance: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """The motion of clip `motion` driving the first frame of clip `appearance`."""
+        actions = self.encode_clip(motion).actions * scale
+        return self.rollout(np.asarray(appearance)[:1], actions)
+
+    @torch.no_grad()
+    def rebind(self, structure_clip: np.ndarray, content_clip: np.ndarray) -> np.ndarray:
+        """Structure (layout) of one clip rendered with the content (appearance) of another."""
+        structure = self.model.encode_grid(rearrange(self.tokenize(structure_clip), "b t d h w -> b t h w d")).structure
+        content_tokens = rearrange(self.tokenize(content_clip), "b t d h w -> b t h w d")
+        memory = self.model.encode_grid(content_tokens).memory
+        index = torch.arange(structure.shape[1], device=self.device).clamp(max=memory.shape[1] - 1)
+        tokens = self.model.render(structure, content_tokens[:, :1], memory[:, index])
+        return self.detokenize(rearrange(tokens, "b t h w d -> b t d h w"))
+
+    def _action(self, action: np.ndarray) -> torch.Tensor:
+        return self._actions(np.asarray(action)[None])[0]
+
+    def _actions(self, actions: np.ndarray) -> torch.Tensor:
+        actions = torch.as_tensor(np.asarray(actions, dtype=np.float32), device=self.device)
+        if actions.ndim != 2 or actions.shape[1] != self.model.config.action_dim:
+            raise ValueError(f"expected actions of shape (n, {self.model.config.action_dim}), got {tuple(actions.shape)}")
+        return actions[None]

@@ -1,0 +1,97 @@
+"""The pixel-level operations, with an exact patch codec so that only the world model is tested."""
+import numpy as np
+import pytest
+import torch
+from einops import rearrange
+from torch import nn
+
+from dila import DiLAConfig, DiLAWorldModel
+from dila.pipeline import Pipeline
+
+
+class PatchCodec(nn.Module):
+    """16x16 frames <-> 4x4 grids of 48 pixel values per cell: lossless."""
+
+    image_size, grid_size, latent_dim = 16, 4, 48
+
+    def encode(self, pixels):
+        return rearrange(pixels, "b c (h p) (w q) -> b (c p q) h w", p=4, q=4)
+
+    def decode(self, latents):
+        return rearrange(latents, "b (c p q) h w -> b c (h p) (w q)", p=4, q=4)
+
+
+@pytest.fixture
+def pipeline(tiny_config):
+    torch.manual_seed(0)
+    cfg = DiLAConfig(**{**tiny_config.to_dict(), "embed_dim": 48})
+    return Pipeline(DiLAWorldModel(cfg), PatchCodec())
+
+
+@pytest.fixture
+def clip():
+    return np.random.default_rng(0).integers(0, 256, size=(5, 16, 16, 3), dtype=np.uint8)
+
+
+def test_codec_round_trip_is_lossless(pipeline, clip):
+    assert np.array_equal(pipeline.detokenize(pipeline.tokenize(clip)), clip)
+
+
+def test_encode_clip(pipeline, clip):
+    enc = pipeline.encode_clip(clip)
+    assert enc.actions.shape == (4, 8) and enc.actions.dtype == np.float32
+    assert enc.structure.shape == (1, 5, 4, 4, 4)
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        pipeline.encode_clip(clip[:1])
+
+
+def test_rollout_matches_the_token_level_model(pipeline, clip):
+    actions = pipeline.encode_clip(clip).actions
+    frames = pipeline.rollout(clip[:1], actions)
+    assert frames.shape == (4, 16, 16, 3) and frames.dtype == np.uint8
+    tokens, _ = pipeline.model.rollout(pipeline.tokenize(clip[:1]), torch.from_numpy(actions)[None])
+    assert np.array_equal(frames, pipeline.detokenize(tokens))
+
+
+def test_preview_then_step_agree_and_step_advances(pipeline, clip):
+    state = pipeline.start(clip[:2])
+    action = pipeline.encode_clip(clip).actions[1]
+    preview = pipeline.preview(state, action)
+    frame, next_state = pipeline.step(state, action)
+    assert np.array_equal(preview, frame)
+    assert not torch.equal(next_state.structure, state.structure)
+    assert np.array_equal(pipeline.rollout(clip[:2], action[None])[0], frame)
+
+
+def test_preview_depends_on_the_action(pipeline, clip):
+    state = pipeline.start(clip[:1])
+    a = np.zeros(8, np.float32)
+    assert not np.array_equal(pipeline.preview(state, a), pipeline.preview(state, a + 3))
+
+
+def test_transfer_uses_motion_of_one_and_first_frame_of_other(pipeline, clip):
+    other = clip[::-1].copy()
+    out = pipeline.transfer(clip, other)
+    assert out.shape == (4, 16, 16, 3)
+    expected = pipeline.rollout(other[:1], pipeline.encode_clip(clip).actions)
+    assert np.array_equal(out, expected)
+    assert not np.array_equal(pipeline.transfer(clip, other, scale=0.0), out)
+
+
+def test_rebind_shapes_and_dependence(pipeline, clip):
+    other = np.random.default_rng(1).integers(0, 256, size=(3, 16, 16, 3), dtype=np.uint8)
+    out = pipeline.rebind(clip, other)
+    assert out.shape == (5, 16, 16, 3)
+    assert not np.array_equal(out, pipeline.rebind(clip, clip))
+
+
+def test_bad_inputs(pipeline, clip):
+    with pytest.raises(ValueError, match="t h w 3"):
+        pipeline.tokenize(clip[..., 0])
+    with pytest.raises(ValueError, match="actions of shape"):
+        pipeline.rollout(clip[:1], np.zeros((2, 5)))
+
+
+def test_codec_must_fit_the_model(tiny_model):
+    with pytest.raises(ValueError, match="48-d tokens"):
+        Pipeline(tiny_model, PatchCodec())
