@@ -1,0 +1,68 @@
+"""The published training objective (phase 1: teacher-forced one step; phase 2: autoregressive).
+
+    prediction   2.0    MSE of predicted tokens x^_{t+1} against x_{t+1}
+    dynamics     0.03   MSE of forward-model deltas against g_{t+1} - g_t
+    consistency  0.03   MSE of IDM(g_t, g^_{t+1}) against IDM(g_t, g_{t+1}), plus 0.5 exp(-10 std(z))
+    action_norm  0.001  mean l2 norm of the latent actions
+    symmetry     0.001  (cos(IDM(g_t, g_{t+1}), IDM(g_{t+1}, g_t)) + 1)^2 where the structure moves
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from dila.world_model import DiLAWorldModel, from_grid, to_grid
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    prediction: float = 2.0
+    dynamics: float = 0.03
+    consistency: float = 0.03
+    action_norm: float = 0.001
+    symmetry: float = 0.001
+
+
+def dynamics_loss(model: DiLAWorldModel, structure: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    delta = model.forward_model(structure[:, :-1], actions)
+    return F.mse_loss(delta, structure[:, 1:] - structure[:, :-1])
+
+
+def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+    inferred = model.inverse_model(structure[:, :-1], structure[:, 1:])
+    from_prediction = model.inverse_model(structure[:, :-1], predicted)
+    diversity = torch.exp(-10 * inferred.std(dim=(0, 1)).mean())
+    return F.mse_loss(from_prediction, inferred) + 0.5 * diversity
+
+
+def symmetry_loss(model: DiLAWorldModel, structure: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
+    prev, nxt = structure[:, :-1].detach(), structure[:, 1:].detach()
+    cosine = F.cosine_similarity(model.inverse_model(prev, nxt), model.inverse_model(nxt, prev), dim=-1)
+    moving = ((nxt - prev).flatten(2).norm(dim=-1) > threshold).float()
+    return ((cosine + 1) ** 2 * moving).sum() / (moving.sum() + 1e-8)
+
+
+def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights()):
+    """Tokens `b t d h w` -> (total loss, dict of the terms)."""
+    grid = to_grid(x)
+    enc = model.encode_grid(grid)
+    structure = enc.structure
+    actions = model.infer_actions(structure)
+    if phase == 1:
+        predicted = model.advance(structure[:, :-1], actions)
+        tokens = from_grid(model.render(predicted, grid[:, :1], enc.memory[:, :-1]))
+    elif phase == 2:
+        tokens, predicted = model.rollout(x[:, :1], actions)
+    else:
+        raise ValueError(f"phase must be 1 or 2, got {phase}")
+    terms = {
+        "prediction": F.mse_loss(tokens, x[:, 1:]),
+        "dynamics": dynamics_loss(model, structure, actions),
+        "consistency": consistency_loss(model, structure, predicted),
+        "action_norm": actions.norm(dim=-1).mean(),
+        "symmetry": symmetry_loss(model, structure),
+    }
+    total = sum(getattr(weights, name) * value for name, value in terms.items())
+    return total, terms

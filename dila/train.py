@@ -1,0 +1,184 @@
+"""Train a DiLA world model on codec tokens of procedural clips or of a folder of videos.
+
+    python -m dila.train --out runs/phase1 --phase 1 --steps 6000
+    python -m dila.train --out runs/phase2 --phase 2 --steps 1500 --init runs/phase1
+
+Runs on CPU, on one GPU, or on several through `accelerate launch -m dila.train ...`. Every
+`--save-every` steps the run directory gets `config.json` + `model.safetensors` (the model) and
+`training_state.pt` (optimizer, schedule, step, random state); running the same command again
+resumes from it. Losses go to `log.jsonl`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from dila.codecs import load_codec
+from dila.config import DiLAConfig
+from dila.hub import BUNDLED, load_world_model, read_pt, save_world_model
+from dila.losses import world_model_loss
+from dila.world_model import DiLAWorldModel
+
+STATE_NAME, LOG_NAME = "training_state.pt", "log.jsonl"
+
+
+def small_config(embed_dim: int) -> DiLAConfig:
+    """The bundled model's sizes, around a light codec's `embed_dim`-d tokens."""
+    return DiLAConfig(
+        embed_dim=embed_dim, structure_dim=8, content_dim=32, action_dim=16,
+        encoder_spatial_depth=2, encoder_temporal_depth=2, encoder_heads=4, encoder_dim_head=16,
+        mlp_depth=2, memory_depth=1, memory_state_dim=8,
+        decoder_depth=2, decoder_heads=4, decoder_dim_head=16,
+        inverse_channels=16, inverse_blocks=(1, 1, 1, 1), inverse_hidden=256,
+        forward_dim=96, forward_depth=2, forward_heads=4, forward_dim_head=16, dropout=0.0,
+    )
+
+
+@dataclass
+class TrainArgs:
+    out: str
+    phase: int = 1
+    steps: int = 6000
+    batch_size: int = 16
+    frames: int = 8
+    lr: float = 5e-4
+    weight_decay: float = 1e-5
+    warmup: int = 200
+    max_grad_norm: float = 6.0
+    seed: int = 0
+    data: str = "procedural"
+    num_clips: int = 200_000
+    codec: str = str(BUNDLED / "codec")
+    init: str | None = None
+    model_config: str | None = None
+    save_every: int = 500
+    log_every: int = 25
+    workers: int = 0
+
+
+def parse_args(argv=None) -> TrainArgs:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, default in asdict(TrainArgs(out="")).items():
+        flag = "--" + name.replace("_", "-")
+        if name == "out":
+            parser.add_argument(flag, required=True, help="run directory (created; resumed when it holds a run)")
+        else:
+            kind = type(default) if default is not None else str
+            parser.add_argument(flag, type=kind, default=default)
+    return TrainArgs(**vars(parser.parse_args(argv)))
+
+
+def make_dataset(args: TrainArgs, image_size: int):
+    if args.data == "procedural":
+        from dila.data.procedural import ProceduralVideoDataset
+
+        return ProceduralVideoDataset("train", num_clips=args.num_clips, frames=args.frames, size=image_size, seed=args.seed)
+    from dila.data.videos import VideoFolderDataset
+
+    return VideoFolderDataset(args.data, frames=args.frames, size=image_size)
+
+
+def cosine_schedule(step: int, warmup: int, total: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def forever(loader: DataLoader):
+    epoch = 0
+    while True:
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+def build_model(args: TrainArgs, out: Path, embed_dim: int) -> DiLAWorldModel:
+    if (out / STATE_NAME).is_file():
+        return load_world_model(out).train()
+    if args.init:
+        return load_world_model(args.init).train()
+    config = DiLAConfig.load(args.model_config) if args.model_config else small_config(embed_dim)
+    return DiLAWorldModel(config)
+
+
+class Objective(torch.nn.Module):
+    """The model and its loss as one module, so that data-parallel wrappers see the whole step."""
+
+    def __init__(self, model: DiLAWorldModel, phase: int):
+        super().__init__()
+        self.model, self.phase = model, phase
+
+    def forward(self, tokens: torch.Tensor):
+        return world_model_loss(self.model, tokens, self.phase)
+
+
+def train(args: TrainArgs) -> Path:
+    accelerator = Accelerator()
+    set_seed(args.seed)
+    out = Path(args.out)
+    codec = load_codec(args.codec, device=accelerator.device)
+    model = build_model(args, out, codec.latent_dim)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_schedule(s, args.warmup, args.steps))
+    step = 0
+    if (out / STATE_NAME).is_file():
+        state = read_pt(out / STATE_NAME)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        torch.set_rng_state(state["rng"])
+    generator = torch.Generator().manual_seed(args.seed + step)
+    loader = DataLoader(make_dataset(args, codec.image_size), batch_size=args.batch_size, shuffle=True,
+                        num_workers=args.workers, drop_last=True, generator=generator)
+    objective, optimizer, loader, scheduler = accelerator.prepare(Objective(model, args.phase), optimizer, loader, scheduler)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_args.json").write_text(json.dumps(asdict(args), indent=2) + "\n")
+    batches = forever(loader)
+    progress = tqdm(range(step, args.steps), initial=step, total=args.steps, disable=not accelerator.is_main_process)
+    start = time.perf_counter()
+    for step in progress:
+        frames = next(batches)["frames"]
+        with torch.no_grad():
+            b = frames.shape[0]
+            tokens = codec.encode(frames.flatten(0, 1)).unflatten(0, (b, -1))
+        loss, terms = objective(tokens)
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(objective.parameters(), args.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        if (step + 1) % args.log_every == 0 and accelerator.is_main_process:
+            record = {"step": step + 1, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
+                      "lr": scheduler.get_last_lr()[0], "seconds": round(time.perf_counter() - start, 1)}
+            with open(out / LOG_NAME, "a") as log:
+                log.write(json.dumps(record) + "\n")
+            progress.set_postfix(loss=f"{record['loss']:.4f}", pred=f"{record['prediction']:.4f}")
+        if (step + 1) % args.save_every == 0 or step + 1 == args.steps:
+            save(accelerator, objective, optimizer, scheduler, step + 1, out)
+    return out
+
+
+def save(accelerator: Accelerator, objective, optimizer, scheduler, step: int, out: Path) -> None:
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return
+    save_world_model(accelerator.unwrap_model(objective).model, out)
+    state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step, "rng": torch.get_rng_state()}
+    torch.save(state, out / STATE_NAME)
+
+
+if __name__ == "__main__":
+    train(parse_args())

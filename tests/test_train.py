@@ -1,0 +1,59 @@
+"""Training runs end to end at tiny sizes: phase 1, resume, phase 2 from phase 1, and 2 processes."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dila.codecs.light import LightCodec, LightCodecConfig
+from dila.hub import load_world_model
+from dila.train import STATE_NAME, parse_args, train
+
+
+@pytest.fixture
+def setup(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    codec_dir = tmp_path / "codec"
+    LightCodec(LightCodecConfig(image_size=32, grid_size=4, latent_dim=32, widths=(8, 8, 8, 8))).save_pretrained(codec_dir)
+    tiny_config.save(tmp_path / "model.json")
+    common = ["--codec", str(codec_dir), "--model-config", str(tmp_path / "model.json"), "--batch-size", "2",
+              "--frames", "3", "--num-clips", "8", "--log-every", "1", "--warmup", "1"]
+    return tmp_path, common
+
+
+def log_steps(run):
+    return [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_phase1_resume_then_phase2(setup):
+    tmp, common = setup
+    run = tmp / "p1"
+    train(parse_args(["--out", str(run), "--steps", "2", "--save-every", "2", *common]))
+    first = load_world_model(run).state_dict()
+    assert torch.load(run / STATE_NAME, weights_only=True)["step"] == 2
+    train(parse_args(["--out", str(run), "--steps", "3", "--save-every", "2", *common]))
+    assert log_steps(run) == [1, 2, 3]
+    assert torch.load(run / STATE_NAME, weights_only=True)["step"] == 3
+    resumed = load_world_model(run).state_dict()
+    assert any(not torch.equal(first[k], resumed[k]) for k in first)
+    record = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert set(record) >= {"loss", "prediction", "dynamics", "consistency", "action_norm", "symmetry", "lr"}
+    assert all(torch.isfinite(torch.tensor(v)) for k, v in record.items() if k != "step")
+    phase2 = tmp / "p2"
+    train(parse_args(["--out", str(phase2), "--phase", "2", "--steps", "1", "--init", str(run), *common]))
+    assert load_world_model(phase2).config == load_world_model(run).config
+
+
+@pytest.mark.slow
+def test_two_processes_on_cpu(setup):
+    tmp, common = setup
+    run = tmp / "ddp"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "dila.train", "--out", str(run), "--steps", "2", *common]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert torch.load(run / STATE_NAME, weights_only=True)["step"] == 2
+    assert log_steps(run) == [1, 2]
