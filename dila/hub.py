@@ -193,7 +193,7 @@ def resolve(source: str | os.PathLike, *, filename: str | None = None, revision:
         return path / filename if filename else path
     if isinstance(source, Path) or str(source).count("/") != 1 or str(source).startswith((".", "/", "~")):
         raise CheckpointError(f"{source}: no such file or directory (and not a Hub repo id 'owner/name')")
-    offline = _hub_offline()
+    offline = hub_offline()
     if not offline and not hub_reachable():
         offline = True
         unreachable = "the Hub cannot be reached"
@@ -246,8 +246,14 @@ def _pick_published_file(snapshot: Path, repo_id: str) -> Path:
     raise CheckpointError(f"{repo_id}: {len(files)} checkpoint files {names[:10]}; choose one with filename=...")
 
 
-def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+def hub_offline() -> bool:
+    """Whether the environment asks for offline mode (read now: `huggingface_hub` reads it at import)."""
+    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on") for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def local_files_only(requested: bool | None = None) -> bool:
+    """Use the cache alone: when asked, when offline mode is set, or when the Hub is unreachable."""
+    return requested if requested is not None else hub_offline() or not hub_reachable()
 
 
 def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:

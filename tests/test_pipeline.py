@@ -95,3 +95,40 @@ def test_bad_inputs(pipeline, clip):
 def test_codec_must_fit_the_model(tiny_model):
     with pytest.raises(ValueError, match="48-d tokens"):
         Pipeline(tiny_model, PatchCodec())
+
+
+@pytest.fixture(scope="module")
+def rae_codec(fixtures):
+    from dila.codecs.rae import RAECodec
+
+    parts = torch.load(fixtures / "rae_tiny.pt", weights_only=True)
+    keys = ("encoder_config", "encoder_state_dict", "decoder_config", "decoder_state_dict", "stats", "image_mean", "image_std", "encoder_input_size")
+    return RAECodec.from_parts(*(parts[k] for k in keys))
+
+
+def test_published_codec_path(rae_codec, tiny_model):
+    """The published family at tiny size: RAE tokens (32-d, 8x8) through a world model."""
+    pipeline = Pipeline(tiny_model, rae_codec)
+    clip = np.random.default_rng(2).integers(0, 256, size=(3, 40, 40, 3), dtype=np.uint8)
+    enc = pipeline.encode_clip(clip)
+    assert enc.tokens.shape == (1, 3, 32, 8, 8) and enc.actions.shape == (2, 8)
+    assert pipeline.rollout(clip[:1], enc.actions).shape == (2, 32, 32, 3)
+
+
+def test_published_codec_fails_fast_when_the_hub_is_unreachable(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    from dila.codecs import load_codec
+    from dila.codecs.rae import CodecLoadError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    start = time.perf_counter()
+    with pytest.raises(CodecLoadError, match="Download it first"):
+        load_codec("rae")
+    assert time.perf_counter() - start < 5.0

@@ -29,6 +29,8 @@ from torch import nn
 from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel, ViTMAEConfig
 from transformers.models.vit_mae.modeling_vit_mae import ViTMAELayer
 
+from dila.hub import local_files_only as use_cache_only
+
 logger = logging.getLogger(__name__)
 
 ENCODER_REPO_ID = "facebook/dinov2-with-registers-base"
@@ -50,7 +52,6 @@ _LEGACY_KEY_RENAMES = (
     (".intermediate.dense.", ".mlp.fc1."),
     (".output.dense.", ".mlp.fc2."),
 )
-_TRUE_STRINGS = {"1", "ON", "YES", "TRUE"}
 
 
 class CodecLoadError(ValueError):
@@ -379,12 +380,6 @@ class RAECodec(nn.Module):
         return x * self.image_std + self.image_mean
 
 
-def _offline(local_files_only: bool | None) -> bool:
-    if local_files_only is not None:
-        return local_files_only
-    return any(os.environ.get(var, "").upper() in _TRUE_STRINGS for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
 def _hub_cache_dir() -> str:
     """The hub cache as the environment says now (``huggingface_hub`` freezes it at import)."""
     from huggingface_hub import constants
@@ -451,9 +446,10 @@ def load_rae_codec(
     ``encoder``: a transformers model directory or a Hub repo id. ``decoder_path``/``stats_path``: local
     ``.pt`` files, or file names inside ``nyu-visionx/RAE-collections`` fetched through the HF cache.
     ``decoder_config``: ``None`` for the built-in ViT-XL config, a dict, or a ``config.json`` path.
-    ``local_files_only=None`` follows ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE``.
+    ``local_files_only=None`` follows ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` and, failing
+    those, a quick reachability probe of the Hub, so an unreachable Hub fails in seconds.
     """
-    offline = _offline(local_files_only)
+    offline = use_cache_only(local_files_only)
     decoder_file = _resolve_rae_file(decoder_path, "RAE decoder", offline)
     stats_file = _resolve_rae_file(stats_path, "RAE latent stats", offline)
     decoder_state = read_checkpoint(decoder_file, "RAE decoder")
