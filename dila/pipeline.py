@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
+from dila.codecs import load_codec
 from dila.codecs.base import FrameCodec
 from dila.world_model import DiLAWorldModel, WorldState
 
@@ -21,7 +22,9 @@ class ClipEncoding:
 
 
 class Pipeline:
-    def __init__(self, model: DiLAWorldModel, codec: FrameCodec, device: str | torch.device = "cpu"):
+    def __init__(self, model: DiLAWorldModel, codec: FrameCodec | str, device: str | torch.device = "cpu"):
+        """`codec`: a codec object, a light-codec directory, or `"rae"` (see `load_codec`)."""
+        codec = load_codec(codec, device=device)
         if codec.latent_dim != model.config.embed_dim:
             raise ValueError(f"codec makes {codec.latent_dim}-d tokens, the world model expects {model.config.embed_dim}")
         self.device = torch.device(device)
@@ -32,12 +35,10 @@ class Pipeline:
     def from_pretrained(cls, source=None, codec=None, device: str | torch.device = "cpu", **kwargs) -> "Pipeline":
         """The bundled model and its light codec by default; any `load_world_model` source and a
         codec (object, directory, or `"rae"` for the published one) otherwise."""
-        from dila.codecs import load_codec
         from dila.hub import BUNDLED, load_world_model
 
-        source = BUNDLED if source is None else source
-        model = load_world_model(source, device=device, **kwargs)
-        return cls(model, load_codec(codec if codec is not None else BUNDLED / "codec", device=device), device)
+        model = load_world_model(BUNDLED if source is None else source, device=device, **kwargs)
+        return cls(model, BUNDLED / "codec" if codec is None else codec, device)
 
     @property
     def image_size(self) -> int:
