@@ -25,13 +25,7 @@ class LossWeights:
     symmetry: float = 0.001
 
 
-def dynamics_loss(model: DiLAWorldModel, structure: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    delta = model.forward_model(structure[:, :-1], actions)
-    return F.mse_loss(delta, structure[:, 1:] - structure[:, :-1])
-
-
-def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
-    inferred = model.inverse_model(structure[:, :-1], structure[:, 1:])
+def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
     from_prediction = model.inverse_model(structure[:, :-1], predicted)
     diversity = torch.exp(-10 * inferred.std(dim=(0, 1)).mean())
     return F.mse_loss(from_prediction, inferred) + 0.5 * diversity
@@ -45,13 +39,18 @@ def symmetry_loss(model: DiLAWorldModel, structure: torch.Tensor, threshold: flo
 
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights()):
-    """Tokens `b t d h w` -> (total loss, dict of the terms)."""
+    """Tokens `b t d h w` -> (total loss, dict of the terms).
+
+    The authors evaluate the teacher-forced forward model and the inverse model on (g_t, g_{t+1})
+    twice per step; we evaluate each once and reuse it (identical without dropout).
+    """
     grid = to_grid(x)
     enc = model.encode_grid(grid)
     structure = enc.structure
     actions = model.infer_actions(structure)
+    delta = model.forward_model(structure[:, :-1], actions)
     if phase == 1:
-        predicted = model.advance(structure[:, :-1], actions)
+        predicted = structure[:, :-1] + delta
         tokens = from_grid(model.render(predicted, grid[:, :1], enc.memory[:, :-1]))
     elif phase == 2:
         tokens, predicted = model.rollout(x[:, :1], actions)
@@ -59,8 +58,8 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         raise ValueError(f"phase must be 1 or 2, got {phase}")
     terms = {
         "prediction": F.mse_loss(tokens, x[:, 1:]),
-        "dynamics": dynamics_loss(model, structure, actions),
-        "consistency": consistency_loss(model, structure, predicted),
+        "dynamics": F.mse_loss(delta, structure[:, 1:] - structure[:, :-1]),
+        "consistency": consistency_loss(model, structure, actions, predicted),
         "action_norm": actions.norm(dim=-1).mean(),
         "symmetry": symmetry_loss(model, structure),
     }

@@ -40,7 +40,7 @@ def small_config(embed_dim: int) -> DiLAConfig:
         mlp_depth=2, memory_depth=1, memory_state_dim=8,
         decoder_depth=2, decoder_heads=4, decoder_dim_head=16,
         inverse_channels=16, inverse_blocks=(1, 1, 1, 1), inverse_hidden=256,
-        forward_dim=96, forward_depth=2, forward_heads=4, forward_dim_head=16, dropout=0.0,
+        forward_dim=64, forward_depth=2, forward_heads=4, forward_dim_head=16, dropout=0.0,
     )
 
 
