@@ -1,0 +1,179 @@
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from dila.codecs.light import LightCodec, LightCodecConfig
+from dila.data.procedural import render_clip, render_pair, sample_clip, sample_scene
+from dila.evaluate import (
+    apparent_motion, detokenize_clips, disentanglement_scores, linear_probe, main, planning_summary, predict_clips,
+    prediction_fidelity, reversal_cosines, rows, run_disentanglement, run_transfer, table, to_json, tokenize_clips,
+    transfer_scores,
+)
+from dila.hub import save_world_model
+from dila.metrics import MAX_PSNR
+from dila.pipeline import Pipeline
+from dila.planning import TaskResult
+
+SECTIONS = {"settings", "prediction", "transfer", "interpretability", "disentanglement", "planning"}
+
+
+def db(error: float) -> float:
+    return 10 * math.log10(255**2 / error**2)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: a second thread only adds synchronisation, which costs seconds on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def codec():
+    torch.manual_seed(0)
+    return LightCodec(LightCodecConfig(image_size=32, grid_size=8, latent_dim=32)).eval()
+
+
+@pytest.fixture
+def pipeline(tiny_model, codec):
+    return Pipeline(tiny_model, codec)
+
+
+@pytest.fixture
+def clips():
+    return np.stack([sample_clip(np.random.default_rng(i), "heldout", kind, 4, 32).frames
+                     for i, kind in enumerate(("compose", "camera", "translate"))])
+
+
+def flat_clip(values) -> np.ndarray:
+    return np.stack([np.full((8, 8, 3), v, np.uint8) for v in values])[None]
+
+
+def test_prediction_fidelity_known_values():
+    frames = flat_clip([100, 110, 120, 130])
+    predicted = frames[:, 1:] + 5
+    out = prediction_fidelity(frames, frames, frames[:, 1:], predicted)
+    assert out["codec"] == {"psnr": MAX_PSNR, "ssim": pytest.approx(1.0)}
+    assert out["one_step"]["psnr"] == MAX_PSNR
+    assert out["copy_last"]["psnr"] == pytest.approx(db(10))
+    assert out["rollout"]["psnr"] == pytest.approx(db(5))
+    assert out["copy_first"]["psnr"] == pytest.approx(np.mean([db(10), db(20), db(30)]))
+    assert out["rollout_psnr_per_step"] == pytest.approx([db(5)] * 3)
+
+
+def test_transfer_scores():
+    target = flat_clip([50, 60, 70]).repeat(2, axis=0)
+    actions = np.random.default_rng(0).normal(size=(2, 2, 4))
+    out = transfer_scores(target, target[:, 1:], actions, actions)
+    assert out["model"]["psnr"] == MAX_PSNR and out["cycle_cosine"] == pytest.approx(1)
+    assert out["copy_first"]["psnr"] == pytest.approx(np.mean([db(10), db(20)]))
+    assert transfer_scores(target, target[:, 1:], actions, -actions)["cycle_cosine"] == pytest.approx(-1)
+    swapped = transfer_scores(target, target[:, 1:], actions, actions[::-1])
+    assert swapped["cycle_cosine_unrelated"] == pytest.approx(1)
+
+
+def test_linear_probe():
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(600, 4))
+    latent = true @ rng.normal(size=(4, 16)) + 0.01 * rng.normal(size=(600, 16))
+    good = linear_probe(latent[:400], true[:400], latent[400:], true[400:])
+    assert set(good) == {"dx", "dy", "rotation", "log_scale", "mean"}
+    assert min(good.values()) > 0.99
+    noise = rng.normal(size=(600, 16))
+    bad = linear_probe(noise[:400], true[:400], noise[400:], true[400:])
+    assert max(bad.values()) < 0.1
+
+
+def test_disentanglement_scores():
+    structure, content = flat_clip([200, 210, 220]), flat_clip([20, 30, 40])
+    actions = np.random.default_rng(0).normal(size=(1, 2, 4))
+    out = disentanglement_scores(structure, content, content, actions, -actions, actions)
+    assert out["motion_cosine"] == pytest.approx(1) and out["motion_cosine_unrelated"] == pytest.approx(-1)
+    assert out["colour_distance_to_content"] == 0 and out["colour_distance_to_structure"] == pytest.approx(1)
+    assert out["appearance_moved"] == 1
+    kept = disentanglement_scores(structure, content, structure, actions, -actions, -actions)
+    assert kept["appearance_moved"] == 0 and kept["motion_cosine"] == pytest.approx(-1)
+
+
+def test_planning_summary():
+    results = [TaskResult(True, 1.0, 5.0, 0.5, 0.1), TaskResult(False, 7.0, 2.0, 1.5, 0.2),
+               TaskResult(False, math.nan, 6.0, 0.5, 0.3)]
+    out = planning_summary(results, 3.0)
+    assert out["tasks"] == 3 and out["success_rate"] == pytest.approx(1 / 3)
+    assert out["do_nothing_success_rate"] == pytest.approx(1 / 3)
+    assert out["median_error_px"] == 4.0 and out["do_nothing_median_error_px"] == 5.0
+    assert out["locator_error_px"] == pytest.approx(2.5 / 3)
+
+
+def test_apparent_motion():
+    clip = sample_clip(np.random.default_rng(0), "heldout", "compose", 3, 32)
+    assert np.array_equal(apparent_motion(clip), clip.actions)
+    scene = sample_scene(np.random.default_rng(0), "heldout", 32, camera=True)
+    camera = render_clip(scene, np.array([[2.0, -1.0, 0.0, 0.1]]), "camera")
+    zoom = scene.start[3]
+    np.testing.assert_allclose(apparent_motion(camera), [[-2 * zoom, zoom, 0.0, 0.1]], rtol=1e-6)
+
+
+def test_reversal_cosines(tiny_model):
+    odd = SimpleNamespace(inverse_model=lambda prev, nxt: (nxt - prev).flatten(2))
+    structure = torch.randn(2, 5, 3, 3, 4)
+    assert torch.allclose(reversal_cosines(odd, structure), -torch.ones(2, 4))
+    with torch.no_grad():
+        cosines = reversal_cosines(tiny_model, structure)
+    assert cosines.shape == (2, 4) and cosines.abs().max() <= 1 + 1e-6
+
+
+def test_batched_codec_helpers(pipeline, clips):
+    tokens = tokenize_clips(pipeline, clips)
+    assert tokens.shape == (3, 4, 32, 8, 8)
+    assert torch.allclose(tokens[1], pipeline.tokenize(clips[1])[0], atol=1e-5)
+    assert detokenize_clips(pipeline, tokens).shape == clips.shape
+
+
+def test_predict_clips_matches_the_pipeline(pipeline, clips):
+    out = predict_clips(pipeline, clips)
+    assert out["codec"].shape == clips.shape
+    assert out["one_step"].shape == out["rollout"].shape == (3, 3, 32, 32, 3)
+    assert out["actions"].shape == (3, 3, 8) and out["reversal"].shape == (3, 3)
+    np.testing.assert_allclose(out["actions"][2], pipeline.encode_clip(clips[2]).actions, atol=1e-4)
+    rolled = pipeline.rollout(clips[2, :1], pipeline.encode_clip(clips[2]).actions)
+    assert np.abs(out["rollout"][2].astype(int) - rolled).max() <= 1
+
+
+def test_transfer_and_disentanglement_runs(pipeline, clips):
+    pairs = [render_pair(i, "heldout", kind, 4, 32) for i, kind in enumerate(("translate", "camera"))]
+    transfer = run_transfer(pipeline, pairs)
+    assert transfer["model"]["psnr"] < MAX_PSNR and -1 <= transfer["cycle_cosine"] <= 1
+    actions = predict_clips(pipeline, clips)["actions"]
+    out = run_disentanglement(pipeline, clips, actions)
+    assert 0 <= out["appearance_moved"] <= 1 and -1 <= out["motion_cosine"] <= 1
+    assert 0 < out["colour_distance_to_content"] <= 1
+
+
+def test_report_formats():
+    results = {"a": {"b": 1.23456, "c": {"d": math.nan}}, "e": [1.0, 2.0], "f": 3}
+    assert rows(results) == [("a.b", 1.23456), ("a.c.d", results["a"]["c"]["d"]), ("e", [1.0, 2.0]), ("f", 3)]
+    assert table(results).splitlines() == ["a.b    1.235", "a.c.d  n/a", "e      1.000 2.000", "f      3"]
+    assert json.loads(to_json(results))["a"]["c"]["d"] is None
+
+
+def test_cli_quick_writes_every_section(tmp_path, tiny_model, codec, capsys):
+    save_world_model(tiny_model, tmp_path / "model")
+    codec.save_pretrained(tmp_path / "model" / "codec")
+    out = tmp_path / "eval.json"
+    main(["--model", str(tmp_path / "model"), "--quick", "--out", str(out)])
+    results = json.loads(out.read_text())
+    assert set(results) == SECTIONS
+    assert results["settings"]["clips"] == 4 and results["settings"]["image_size"] == 32
+    assert set(results["prediction"]) >= {"codec", "one_step", "copy_last", "rollout", "copy_first"}
+    assert len(results["prediction"]["rollout_psnr_per_step"]) == 4
+    assert set(results["interpretability"]["probe_r2"]) == {"dx", "dy", "rotation", "log_scale", "mean"}
+    assert results["planning"]["tasks"] == 2 and 0 <= results["planning"]["success_rate"] <= 1
+    assert 0 < results["prediction"]["codec"]["psnr"] < MAX_PSNR
+    assert "planning.success_rate" in capsys.readouterr().out
