@@ -16,7 +16,7 @@ from dila.train import STATE_NAME, parse_args, train
 def setup(tmp_path, tiny_config):
     torch.manual_seed(0)
     codec_dir = tmp_path / "codec"
-    LightCodec(LightCodecConfig(image_size=32, grid_size=4, latent_dim=32, widths=(8, 8, 8, 8))).save_pretrained(codec_dir)
+    LightCodec(LightCodecConfig(image_size=32, grid_size=4, latent_dim=32, width=16, decoder_blocks=1)).save_pretrained(codec_dir)
     tiny_config.save(tmp_path / "model.json")
     common = ["--codec", str(codec_dir), "--model-config", str(tmp_path / "model.json"), "--batch-size", "2",
               "--frames", "3", "--num-clips", "8", "--log-every", "1", "--warmup", "1"]
