@@ -144,10 +144,14 @@ def test_training_improves_and_calibrates(one_thread):
     assert [entry["step"] for entry in log] == [10, 20]
     assert evaluate(model, data)["psnr_mean"] > before
     calibrate(model, data)
+    pixels = torch.as_tensor(data).permute(0, 3, 1, 2).float() / 255
     with torch.no_grad():
-        z = model.encode(torch.as_tensor(data).permute(0, 3, 1, 2).float() / 255)
+        z, raw = model.encode(pixels), model.embed(pixels)
     torch.testing.assert_close(z.mean((0, 2, 3)), torch.zeros(16), atol=1e-4, rtol=0)
-    torch.testing.assert_close(z.std((0, 2, 3)), torch.ones(16), atol=1e-3, rtol=0)
+    assert z.var((0, 2, 3)).mean().item() == pytest.approx(1.0, abs=1e-3)
+    in_pixels = raw.std((0, 2, 3)) * model.decoder_linear.weight.flatten(1).norm(dim=0)
+    ratio = z.std((0, 2, 3)) / in_pixels
+    torch.testing.assert_close(ratio, ratio.mean().expand(16), rtol=1e-3, atol=0)
 
 
 @pytest.mark.skipif(not (TRAINED / "model.safetensors").is_file(), reason="no trained codec in checkpoints/codec")
