@@ -1,21 +1,24 @@
-"""DiLA: Disentangled Latent Action world models, in PyTorch."""
-from dila.config import DiLAConfig
-from dila.world_model import DiLAWorldModel
+"""DiLA: Disentangled Latent Action world models, in PyTorch.
 
-__all__ = ["DiLAConfig", "DiLAWorldModel", "load_world_model", "save_world_model", "load_codec", "Pipeline"]
+Attributes load lazily, so that `dila.video` or `dila.data` do not import the model stack.
+"""
+from importlib import import_module
+
+_EXPORTS = {
+    "DiLAConfig": "dila.config",
+    "DiLAWorldModel": "dila.world_model",
+    "load_world_model": "dila.hub",
+    "save_world_model": "dila.hub",
+    "push_to_hub": "dila.hub",
+    "CheckpointError": "dila.hub",
+    "load_codec": "dila.codecs",
+    "Pipeline": "dila.pipeline",
+}
+
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name):
-    if name in ("load_world_model", "save_world_model", "push_to_hub", "CheckpointError"):
-        from dila import hub
-
-        return getattr(hub, name)
-    if name == "load_codec":
-        from dila.codecs import load_codec
-
-        return load_codec
-    if name == "Pipeline":
-        from dila.pipeline import Pipeline
-
-        return Pipeline
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'dila' has no attribute {name!r}")

@@ -1,0 +1,17 @@
+"""Service layer of the DiLA explorer: sessions, clip library, projections, figures and media.
+
+Plain Python (no Gradio): `app.py` lays out the page and wires its events to `Explorer` methods.
+"""
+from explorer.errors import UserError
+from explorer.limits import Limits
+from explorer.views import KEEP, Choices, Range
+
+__all__ = ["KEEP", "Choices", "Explorer", "Limits", "Range", "UserError"]
+
+
+def __getattr__(name):
+    if name == "Explorer":
+        from explorer.service import Explorer
+
+        return Explorer
+    raise AttributeError(f"module 'explorer' has no attribute {name!r}")

@@ -1,0 +1,109 @@
+"""Measure the app's budgets: `python -m explorer.benchmark [--model SOURCE]`.
+
+- `python app.py` to a served page,
+- a 10 s, 30 fps, 640x480 upload to its map, through gradio_client,
+- slider -> frame (the `preview` endpoint) through gradio_client (`ssl_verify=False`: on plain
+  http it only spares the client building a TLS context per request), median of many moves,
+- the PCA map (projection, figure and its JSON) of 2,000 transitions, in process.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def long_clip(path: Path, seconds: float = 10, fps: int = 30) -> Path:
+    """A camera pan as MJPG AVI (quick to write without system ffmpeg)."""
+    from dila.data.procedural import render_clip, sample_scene
+
+    scene = sample_scene(np.random.default_rng(0), "train", 240, camera=True)
+    steps = int(seconds * fps) - 1
+    actions = np.tile(np.array([[0.2, 0.1, 0, 0]], np.float32), (steps, 1))
+    frames = render_clip(scene, actions, "camera").frames
+    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
+    for frame in frames:
+        writer.write(cv2.resize(frame[..., ::-1], (640, 480)))
+    writer.release()
+    return path
+
+
+def start_app(model: str | None, port: int) -> tuple[subprocess.Popen, float]:
+    args = [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)] + (["--model", model] if model else [])
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    started = time.perf_counter()
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while process.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
+            return process, time.perf_counter() - started
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("app.py exited before serving its page")
+
+
+def pca_map_seconds(count: int = 2000, dim: int = 16) -> float:
+    from explorer.figures import Marks, action_map, empty_figure
+    from explorer.projection import build_map
+
+    empty_figure()  # as the app does at start: plotly loads its template once
+
+    actions = np.random.default_rng(0).normal(size=(count, dim)).astype(np.float32)
+    clip_index, times = np.arange(count) // 31, np.arange(count) % 31
+    names = [f"clip {i}" for i in range(clip_index.max() + 1)]
+    started = time.perf_counter()
+    amap = build_map(1, actions, clip_index, times, None, 10)
+    action_map(amap, names, "clip", "pca", Marks()).to_json()
+    return time.perf_counter() - started
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--moves", type=int, default=40)
+    options = parser.parse_args(argv)
+    from gradio_client import Client, handle_file
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = long_clip(Path(tmp) / "ten_seconds.avi")
+        process, start_s = start_app(options.model, port)
+        try:
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False, ssl_verify=False)
+            started = time.perf_counter()
+            client.predict([handle_file(clip)], api_name="/add_clips")
+            client.predict("clip", "auto", api_name="/action_map")
+            upload_s = time.perf_counter() - started
+            values = client.predict("c1", 0, api_name="/steer_start")[3:]
+            moves = []
+            for i in range(options.moves):
+                started = time.perf_counter()
+                client.predict(values[0] + 0.05 * (i % 20), *values[1:], api_name="/preview")
+                moves.append(time.perf_counter() - started)
+        finally:
+            process.terminate()
+            process.wait(10)
+    print(f"app start to served page: {start_s:.2f} s (budget 10)")
+    print(f"10 s 30 fps upload to map: {upload_s:.2f} s (budget 3)")
+    print(f"slider -> frame through gradio_client: median {1000 * statistics.median(moves):.0f} ms, "
+          f"p90 {1000 * np.percentile(moves, 90):.0f} ms (budget 80)")
+    print(f"PCA map of 2,000 transitions: first {pca_map_seconds():.3f} s, then {pca_map_seconds():.3f} s (budget 0.5)")
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()

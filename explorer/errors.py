@@ -1,0 +1,2 @@
+class UserError(Exception):
+    """Something the user can fix; the message is shown to them as it is."""

@@ -1,0 +1,22 @@
+"""The limits that bound each request's time and each session's memory (see README_API.md)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_mb: int = 200
+    max_duration_s: float = 600.0
+    clip_frames: int = 32
+    max_clips: int = 64
+    decode_timeout_s: float = 30.0
+    decode_memory_mb: int = 3072
+    max_rollout_steps: int = 64
+    max_steer_frames: int = 256
+    session_idle_s: float = 1800.0
+    max_sessions: int = 32
+    umap_min_points: int = 10
+    umap_timeout_s: float = 300.0
+    plan_samples: int = 32
+    plan_iterations: int = 3

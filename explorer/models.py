@@ -1,0 +1,152 @@
+"""Loading models for the explorer: the bundled one, local directories or `.pt` files, and Hub
+repo ids (the published DiLA with its RAE codec), with a small shared cache."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from explorer.device import compute
+from explorer.errors import UserError
+
+ENV_MODEL = "DILA_MODEL"
+
+
+def default_source() -> str:
+    from dila.hub import BUNDLED
+
+    return os.environ.get(ENV_MODEL) or str(BUNDLED)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    source: str
+    parameters: int
+    codec: str
+    device: str
+    image_size: int
+    action_dim: int
+    preview_ms: float
+    step_ms: float
+
+    def markdown(self) -> str:
+        return (f"**Model** `{self.source}`  \n"
+                f"{self.parameters / 1e6:.2f} M parameters (world model + codec) · codec: {self.codec} · "
+                f"device: {self.device}  \n"
+                f"frames {self.image_size}×{self.image_size} · {self.action_dim}-d latent actions · "
+                f"measured: preview {self.preview_ms:.1f} ms, step {self.step_ms:.1f} ms")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    key: str
+    pipeline: object
+    info: ModelInfo
+
+
+def load(source: str, device: str) -> LoadedModel:
+    from dila.codecs import load_codec
+    from dila.hub import load_world_model
+    from dila.pipeline import Pipeline
+
+    try:
+        model = load_world_model(source, device=device)
+        codec = load_codec(codec_for(source, model.config.embed_dim), device=device)
+        pipeline = Pipeline(model, codec, device)
+    except (ValueError, OSError, RuntimeError, KeyError) as error:
+        raise UserError(f"Could not load the model `{source}`: {error}") from None
+    return LoadedModel(source, pipeline, describe(source, pipeline))
+
+
+def codec_for(source: str, embed_dim: int) -> str:
+    """The light codec beside the model (`codec/`), else the bundled one, when its tokens have
+    the model's width; otherwise the published RAE codec."""
+    from dila.hub import BUNDLED
+
+    path = Path(source).expanduser()
+    folder = path if path.is_dir() else path.parent
+    for candidate in (folder / "codec", BUNDLED / "codec"):
+        config = candidate / "config.json"
+        if config.is_file() and json.loads(config.read_text()).get("latent_dim") == embed_dim:
+            return str(candidate)
+    return "rae"
+
+
+def describe(source: str, pipeline) -> ModelInfo:
+    codec = pipeline.codec
+    codec_params = sum(p.numel() for p in codec.parameters()) if hasattr(codec, "parameters") else 0
+    grid = getattr(codec, "grid_size", "?")
+    codec_name = f"{type(codec).__name__} ({codec.image_size}px -> {grid}x{grid}x{codec.latent_dim})"
+    preview_ms, step_ms = compute(measure, pipeline)
+    return ModelInfo(source, pipeline.model.num_parameters() + codec_params, codec_name, str(pipeline.device),
+                     pipeline.image_size, pipeline.model.config.action_dim, preview_ms, step_ms)
+
+
+def measure(pipeline, repeats: int = 5) -> tuple[float, float]:
+    """Median milliseconds of one preview and one step from a grey frame (once each, after
+    the warm-up, for a model whose step takes over 0.2 s)."""
+    frame = np.full((1, pipeline.image_size, pipeline.image_size, 3), 128, np.uint8)
+    action = np.zeros(pipeline.model.config.action_dim, np.float32)
+    state = pipeline.start(frame)
+
+    def median_ms(fn, count: int) -> float:
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return 1000 * statistics.median(times)
+
+    warm_up = median_ms(lambda: pipeline.step(state, action), 1)
+    repeats = repeats if warm_up < 200 else 1
+    return median_ms(lambda: pipeline.preview(state, action), repeats), median_ms(lambda: pipeline.step(state, action), repeats)
+
+
+class ModelCache:
+    """Loaded models by source, shared by all sessions: the default always, plus the
+    `keep` most recently used others."""
+
+    def __init__(self, default: str, device: str, keep: int = 1, loader=load):
+        self.device, self.keep = device, keep
+        self.default = self.normalise(default)
+        self._loader = loader
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def get(self, source: str | None = None) -> LoadedModel:
+        """The model for `source` (empty: the default), loaded once even when asked concurrently;
+        loading one model does not hold up sessions using another."""
+        key = self.normalise(source) if source else self.default
+        with self._lock:
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                model = self._models.get(key)
+            try:
+                model = model or self._loader(key, self.device)
+            except BaseException:
+                with self._lock:
+                    self._loading.pop(key, None)
+                raise
+            with self._lock:
+                self._loading.pop(key, None)
+                self._models[key] = model
+                self._models.move_to_end(key)
+                others = [k for k in self._models if k != self.default]
+                for stale in others[: max(len(others) - self.keep, 0)]:
+                    del self._models[stale]
+            return model
+
+    @staticmethod
+    def normalise(source: str) -> str:
+        source = source.strip()
+        path = Path(source).expanduser()
+        return str(path.resolve()) if path.exists() else source

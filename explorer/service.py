@@ -1,0 +1,393 @@
+"""The explorer's operations. Each takes the browser session's id first and plain values, and
+returns plain values (frames, figures, file paths, text, `views` updates) for the app to show."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from explorer import gallery, planning, steer
+from explorer.clips import Clip, Library
+from explorer.decode import VIDEO_TYPES, check_upload
+from explorer.device import compute, pick_device
+from explorer.errors import UserError
+from explorer.figures import Marks, action_map, empty_figure
+from explorer.limits import Limits
+from explorer.media import fit_image, panels, write_clip
+from explorer.models import LoadedModel, ModelCache, default_source
+from explorer.projection import ActionMap, Embedder, build_map, worker_fit
+from explorer.sessions import Session, SessionStore
+from explorer.steer import Steering
+from explorer.views import KEEP, Choices, Range
+from explorer.worker import Worker, WorkerError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SLIDER_LIMIT = 5.0
+
+
+class Explorer:
+    def __init__(self, model: str | None = None, device: str | None = None, limits: Limits = Limits(),
+                 embedder: Embedder | None | str = "worker", assets: Path = ASSETS, root: Path | None = None):
+        self.limits = limits
+        self.assets = Path(assets)
+        self.models = ModelCache(model or default_source(), device or pick_device())
+        self._decoder = Worker(memory_mb=limits.decode_memory_mb, preload=("explorer.decode",))
+        self._decoder.start()
+        self._umap_worker = None
+        if embedder == "worker":
+            self._umap_worker = Worker(nice=10, env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+            embedder = Embedder(worker_fit(self._umap_worker, limits.umap_timeout_s))
+        self.embedder = embedder
+        self.sessions = SessionStore(self._new_session, limits.session_idle_s, limits.max_sessions, root)
+        self._closed = threading.Event()
+        threading.Thread(target=self._reap, name="session-reaper", daemon=True).start()
+
+    def _reap(self) -> None:
+        while not self._closed.wait(min(60.0, self.limits.session_idle_s / 2)):
+            self.sessions.expire()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.sessions.close()
+        self._decoder.close()
+        if self._umap_worker is not None:
+            self._umap_worker.close()
+
+    def warm(self) -> str:
+        """Load the default model now (raises UserError when it cannot be loaded)."""
+        return self.models.get().info.markdown()
+
+    def close_session(self, sid: str) -> None:
+        self.sessions.drop(sid)
+
+    def _new_session(self, sid: str, directory: Path) -> Session:
+        return Session(sid, directory, Library(self.limits.max_clips), self.models.default)
+
+    @contextmanager
+    def _session(self, sid: str):
+        session = self.sessions.get(sid)
+        with session.lock:
+            yield session, self.models.get(session.model_key)
+
+    # ------------------------------------------------------------ model
+
+    def model_info(self, sid: str) -> str:
+        with self._session(sid) as (_, model):
+            return model.info.markdown()
+
+    def load_model(self, sid: str, source: str) -> str:
+        """Switch this session to `source` (empty: the default); on failure it keeps its model."""
+        loaded = self.models.get(source or None)
+        with self._session(sid) as (session, _):
+            if loaded.key == session.model_key:
+                return loaded.info.markdown()
+            session.model_key = loaded.key
+            session.steering, session.action_map, session.marks = None, None, Marks()
+            for clip in session.library:
+                session.library.replace(self._reencode(clip, loaded))
+            return loaded.info.markdown() + (f"  \nRe-encoded {len(session.library)} clip(s)." if len(session.library) else "")
+
+    def _reencode(self, clip: Clip, model: LoadedModel) -> Clip:
+        size = model.pipeline.image_size
+        frames, fps = clip.frames, clip.fps
+        if frames.shape[1] != size and clip.source and Path(clip.source).is_file():
+            frames, fps = self._decode(clip.source, size)
+        elif frames.shape[1] != size:
+            frames = np.stack([fit_image(f, size) for f in clip.frames])
+        actions = compute(model.pipeline.encode_clip, frames).actions
+        return Clip(clip.id, clip.name, frames, fps, actions, clip.source)
+
+    # ------------------------------------------------------------ library
+
+    def examples(self) -> list[str]:
+        return sorted(p.name for p in self.assets.glob("*") if p.suffix.lower() in VIDEO_TYPES)
+
+    def add_files(self, sid: str, paths: list[str] | str | None) -> tuple[str, str]:
+        """Decode, sample and encode uploaded videos; returns (gallery, status)."""
+        paths = [paths] if isinstance(paths, str) else [p for p in (paths or []) if p]
+        if not paths:
+            raise UserError("Choose one or more video files.")
+        with self._session(sid) as (session, model):
+            added, problems = [], []
+            for path in paths:
+                try:
+                    added.append(self._add(session, model, path).name)
+                except UserError as error:
+                    problems.append(str(error))
+            if not added:
+                raise UserError(" ".join(problems))
+            status = f"Added {', '.join(added)}." + (f" Not added: {' '.join(problems)}" if problems else "")
+            return self._gallery(session), status
+
+    def add_example(self, sid: str, name: str) -> tuple[str, str]:
+        if name not in self.examples():
+            raise UserError(f"There is no example {name!r}; choose one of {', '.join(self.examples())}.")
+        return self.add_files(sid, [str(self.assets / name)])
+
+    def remove_clip(self, sid: str, clip_id: str) -> tuple[str, str]:
+        with self._session(sid) as (session, _):
+            clip = session.library.remove(clip_id)
+            return self._gallery(session), f"Removed {clip.name}."
+
+    def list_clips(self, sid: str) -> list[dict]:
+        with self._session(sid) as (session, _):
+            return [{"id": c.id, "name": c.name, "frames": len(c.frames), "fps": round(c.fps, 3)} for c in session.library]
+
+    def library(self, sid: str) -> str:
+        with self._session(sid) as (session, _):
+            return self._gallery(session)
+
+    def clip_choices(self, sid: str) -> Choices:
+        with self._session(sid) as (session, _):
+            return Choices(session.library.options())
+
+    def clip_range(self, sid: str, clip_id: str | None, transitions: bool = False) -> Range:
+        """Bounds for a frame (or, with `transitions`, a transition) index into the clip."""
+        with self._session(sid) as (session, _):
+            if not clip_id:
+                return Range(0, 0)
+            count = len(session.library.get(clip_id).frames) - (2 if transitions else 1)
+            return Range(max(count, 0), 0)
+
+    def _add(self, session: Session, model: LoadedModel, path: str) -> Clip:
+        session.library.check_room()
+        path = check_upload(path, self.limits.max_upload_mb)
+        frames, fps = self._decode(str(path), model.pipeline.image_size)
+        actions = compute(model.pipeline.encode_clip, frames).actions
+        return session.library.add(path.stem, frames, fps, actions, str(path))
+
+    def _decode(self, path: str, size: int) -> tuple[np.ndarray, float]:
+        args = [path, size, self.limits.clip_frames, self.limits.max_duration_s]
+        try:
+            result = self._decoder.call("explorer.decode:decode_clip", args, self.limits.decode_timeout_s)
+        except WorkerError as error:
+            raise UserError(f"{Path(path).name}: could not be decoded ({error}).") from None
+        return result["frames"], float(result["fps"])
+
+    @staticmethod
+    def _gallery(session: Session) -> str:
+        return gallery.gallery([clip.card() for clip in session.library])
+
+    # ------------------------------------------------------------ map
+
+    def action_map(self, sid: str, color_by: str = "clip", method: str = "auto"):
+        """The map of every transition in the library; returns (figure, note)."""
+        with self._session(sid) as (session, _):
+            return self._figure(session, color_by, method)
+
+    def poll_map(self, sid: str, color_by: str = "clip", method: str = "auto"):
+        """The map again once UMAP has become ready since it was last drawn, else KEEP (also
+        while the session is busy: a poll never waits)."""
+        session = self.sessions.get(sid)
+        if not session.lock.acquire(blocking=False):
+            return KEEP, KEEP
+        try:
+            amap = session.action_map
+            if amap is None or amap.settled or amap.version != session.library.version or method == "pca":
+                return KEEP, KEEP
+            if not amap.umap.done():
+                return KEEP, KEEP
+            return self._figure(session, color_by, method)
+        finally:
+            session.lock.release()
+
+    def transition(self, sid: str, clip_id: str, t: int, color_by: str = "clip", method: str = "auto"):
+        """Frame t, frame t+1 and the model's prediction of t+1 from frames 0..t and action t;
+        the map marks the transition. Returns (frame t, frame t+1, predicted, figure, note)."""
+        with self._session(sid) as (session, model):
+            clip = session.library.get(clip_id)
+            t = _index(t, len(clip.actions) - 1, "transition")
+            state = compute(model.pipeline.start, clip.frames[: t + 1])
+            predicted = compute(model.pipeline.preview, state, clip.actions[t])
+            amap = self._map(session)
+            clip_number = [c.id for c in session.library].index(clip.id)
+            session.marks.selected = int(np.flatnonzero((amap.clip_index == clip_number) & (amap.times == t))[0])
+            figure, note = self._figure(session, color_by, method)
+            return clip.frames[t], clip.frames[t + 1], predicted, figure, note
+
+    def _map(self, session: Session) -> ActionMap | None:
+        if not len(session.library):
+            return None
+        amap = session.action_map
+        if amap is None or amap.version != session.library.version:
+            if amap is not None and amap.umap is not None:
+                amap.umap.cancel()
+            actions, index, times = session.library.transitions()
+            session.action_map = build_map(session.library.version, actions, index, times, self.embedder,
+                                           self.limits.umap_min_points)
+            session.marks.selected = None
+        return session.action_map
+
+    def _figure(self, session: Session, color_by: str, method: str):
+        amap = self._map(session)
+        if amap is None:
+            return empty_figure(), ""
+        amap.settled = amap.umap is None or amap.umap.done()
+        note = "" if method == "pca" else amap.umap_status()
+        shown = amap.method(method)
+        return action_map(amap, [c.name for c in session.library], color_by, shown, session.marks), note
+
+    # ------------------------------------------------------------ steer
+
+    def steer_start(self, sid: str, clip_id: str, index: int):
+        """Start steering after frame `index` of a clip. Returns (current frame, preview of the
+        inferred action, controllability, the slider values for it...)."""
+        with self._session(sid) as (session, model):
+            clip = session.library.get(clip_id)
+            index = _index(index, len(clip.frames) - 1, "frame")
+            session.steering = steer.begin(model.pipeline, clip.frames, clip.actions, index, clip.fps)
+            return (session.steering.current, *self._reset(session, model))
+
+    def steer_reset(self, sid: str):
+        """Back to the inferred action: (preview, controllability, slider values...)."""
+        with self._session(sid) as (session, model):
+            return self._reset(session, model)
+
+    def steer_preview(self, sid: str, *values: float) -> np.ndarray:
+        """The next frame for the slider position, not committed (the live path: nothing else)."""
+        with self._session(sid) as (session, model):
+            steering = _steering(session)
+            return steer.preview(model.pipeline, steering, self._action(session, steering, values))
+
+    def steer_step(self, sid: str, *values: float):
+        """Commit the slider's action: (new current frame, controllability)."""
+        with self._session(sid) as (session, model):
+            steering = _steering(session)
+            self._room(steering, 1)
+            readout = steer.advance(model.pipeline, steering, self._action(session, steering, values))
+            return steering.current, readout
+
+    def steer_rollout(self, sid: str, steps: int, *values: float):
+        """Repeat the slider's action `steps` times: (current frame, video of the run, controllability)."""
+        with self._session(sid) as (session, model):
+            steering = _steering(session)
+            steps = _index(steps, self.limits.max_rollout_steps, "number of steps", low=1)
+            self._room(steering, steps)
+            action = self._action(session, steering, values)
+            for _ in range(steps):
+                readout = steer.advance(model.pipeline, steering, action)
+            return steering.current, self._steer_video(session, steering), readout
+
+    def steer_video(self, sid: str) -> str:
+        """The frames of this steering run so far as a WebM file."""
+        with self._session(sid) as (session, _):
+            return self._steer_video(session, _steering(session))
+
+    def steer_map(self, sid: str, color_by: str, method: str, *values: float):
+        """Where the sliders' action lies on the map, and how well the model obeys it:
+        (figure, note, controllability)."""
+        with self._session(sid) as (session, model):
+            steering = _steering(session)
+            action = self._action(session, steering, values)
+            session.marks.current = action
+            return (*self._figure(session, color_by, method), steer.readout(model.pipeline, steering, action))
+
+    def _reset(self, session: Session, model: LoadedModel):
+        steering = session.steering
+        values = np.clip(self._pca(session).coordinates(steering.base), -SLIDER_LIMIT, SLIDER_LIMIT).round(2)
+        session.marks.current = steering.base
+        frame = steer.preview(model.pipeline, steering, steering.base)
+        return (frame, steer.readout(model.pipeline, steering, steering.base, frame), *values.tolist())
+
+    def _pca(self, session: Session):
+        amap = self._map(session)
+        if amap is None:
+            raise UserError("The library is empty; add a clip first.")
+        return amap.pca
+
+    def _action(self, session: Session, steering: Steering, values) -> np.ndarray:
+        pca = self._pca(session)
+        values = [0.0 if v is None else float(v) for v in values][: len(pca.scales)]
+        values += [0.0] * (len(pca.scales) - len(values))
+        return pca.steer(steering.base, np.array(values))
+
+    def _room(self, steering: Steering, steps: int) -> None:
+        if len(steering.frames) + steps > self.limits.max_steer_frames:
+            raise UserError(f"A steering run holds at most {self.limits.max_steer_frames} frames; start again from a frame.")
+
+    @staticmethod
+    def _steer_video(session: Session, steering: Steering) -> str:
+        return write_clip(np.stack(steering.frames), session.output("steer"), steering.fps)
+
+    # ------------------------------------------------------------ transfer, rebind
+
+    def pick(self, sid: str, clip_id: str, role: str):
+        """A clip dropped on (or chosen for) a role: (drop zone HTML, the picker's value)."""
+        if role not in gallery.ROLES:
+            raise UserError(f"Unknown role {role!r}.")
+        with self._session(sid) as (session, _):
+            clip = session.library.get(clip_id)
+            return gallery.dropzone(role, clip.card(draggable=False)), clip.id
+
+    def add_and_pick(self, sid: str, paths: list[str] | str | None, role: str):
+        """A file dropped on a role's zone: added to the library and picked.
+        Returns (gallery, status, drop zone HTML, the picker's value)."""
+        html, status = self.add_files(sid, paths)
+        with self._session(sid) as (session, _):
+            newest = list(session.library)[-1].id
+        return (html, status, *self.pick(sid, newest, role))
+
+    def transfer(self, sid: str, motion_id: str, appearance_id: str, scale: float = 1.0):
+        """The motion of one clip driving the first frame of another.
+        Returns (video: motion | appearance | result, status)."""
+        with self._session(sid) as (session, model):
+            motion, appearance = session.library.get(motion_id), session.library.get(appearance_id)
+            actions = motion.actions * float(scale)
+            result = compute(model.pipeline.rollout, appearance.frames[:1], actions)
+            frames = panels([motion.frames, appearance.frames, np.concatenate([appearance.frames[:1], result])])
+            video = write_clip(frames, session.output("transfer"), motion.fps)
+            return video, (f"Motion of {motion.name} (×{float(scale):g}) applied to {appearance.name}: "
+                           f"motion | appearance | result, {len(actions)} steps.")
+
+    def rebind(self, sid: str, structure_id: str, content_id: str):
+        """Structure of one clip rendered with the content of another.
+        Returns (video: structure | content | result, status)."""
+        with self._session(sid) as (session, model):
+            structure, content = session.library.get(structure_id), session.library.get(content_id)
+            result = compute(model.pipeline.rebind, structure.frames, content.frames)
+            video = write_clip(panels([structure.frames, content.frames, result]), session.output("rebind"), structure.fps)
+            return video, f"Structure of {structure.name} with the content of {content.name}: structure | content | result."
+
+    # ------------------------------------------------------------ plan
+
+    def plan(self, sid: str, start_id: str, start_index: int, goal_id: str | None, goal_index: int,
+             goal_image: np.ndarray | None, horizon: int, color_by: str = "clip", method: str = "auto"):
+        """Actions from a start frame to a goal (a clip's frame, or an image when given).
+        Returns (video: goal | plan, figure with the path, status, the actions as lists)."""
+        with self._session(sid) as (session, model):
+            size = model.pipeline.image_size
+            start_clip = session.library.get(start_id)
+            start = start_clip.frames[_index(start_index, len(start_clip.frames) - 1, "start frame")]
+            if goal_image is not None:
+                goal = fit_image(goal_image, size)
+            else:
+                goal_clip = session.library.get(goal_id)
+                goal = goal_clip.frames[_index(goal_index, len(goal_clip.frames) - 1, "goal frame")]
+            horizon = _index(horizon, self.limits.max_rollout_steps, "horizon", low=1)
+            amap = self._map(session)
+            result = planning.plan(model.pipeline, start, goal, horizon, amap.actions,
+                                   self.limits.plan_samples, self.limits.plan_iterations)
+            session.marks.path = result.actions
+            rollout = np.concatenate([start[None], result.frames])
+            video = write_clip(panels([np.repeat(goal[None], len(rollout), 0), rollout]), session.output("plan"), start_clip.fps)
+            figure, note = self._figure(session, color_by, method)
+            status = f"Planned {horizon} actions (goal | plan); final token distance {result.cost:.4f}. {note}".strip()
+            return video, figure, status, np.round(result.actions, 4).tolist()
+
+
+def _steering(session: Session) -> Steering:
+    if session.steering is None:
+        raise UserError("Choose a start frame first.")
+    return session.steering
+
+
+def _index(value, high: int, what: str, low: int = 0) -> int:
+    try:
+        index = int(round(float(value)))
+    except (TypeError, ValueError):
+        raise UserError(f"The {what} must be a number.") from None
+    if not low <= index <= high:
+        raise UserError(f"The {what} must be between {low} and {high}, got {index}.")
+    return index

@@ -1,0 +1,68 @@
+"""Steering the world model from a frame: preview, commit and repeat actions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorer.device import compute
+
+
+@dataclass(frozen=True)
+class Readout:
+    """How well the model obeys: the action inferred back from (current, generated frame)
+    against the one requested."""
+
+    cosine: float
+    relative_error: float
+
+    def markdown(self) -> str:
+        return f"**Controllability**: cosine {self.cosine:.3f} · relative error {self.relative_error:.3f}"
+
+
+@dataclass
+class Steering:
+    state: object  # dila.world_model.WorldState
+    frames: list[np.ndarray]  # committed frames; the first is the start frame
+    base: np.ndarray  # the inferred action that "reset" comes back to
+    fps: float
+
+    @property
+    def current(self) -> np.ndarray:
+        return self.frames[-1]
+
+
+def begin(pipeline, frames: np.ndarray, actions: np.ndarray, index: int, fps: float) -> Steering:
+    """Start after frame `index` of a clip, its earlier frames as context; the action to reset
+    to is the clip's own next transition (its last one at the last frame)."""
+    state = compute(pipeline.start, frames[: index + 1])
+    base = actions[min(index, len(actions) - 1)].astype(np.float32)
+    return Steering(state, [frames[index]], base, fps)
+
+
+def preview(pipeline, steering: Steering, action: np.ndarray) -> np.ndarray:
+    return compute(pipeline.preview, steering.state, action)
+
+
+def advance(pipeline, steering: Steering, action: np.ndarray) -> str:
+    """Commit `action`: the new frame joins the run; returns its controllability."""
+    frame, state = compute(pipeline.step, steering.state, action)
+    result = readout(pipeline, steering, action, frame)
+    steering.state = state
+    steering.frames.append(frame)
+    return result
+
+
+def readout(pipeline, steering: Steering, action: np.ndarray, frame: np.ndarray | None = None) -> str:
+    """Controllability of `action` from the current frame (to its preview unless `frame` is given)."""
+    frame = preview(pipeline, steering, action) if frame is None else frame
+    return controllability(pipeline, steering.current, frame, action).markdown()
+
+
+def controllability(pipeline, current: np.ndarray, generated: np.ndarray, requested: np.ndarray) -> Readout:
+    inferred = compute(pipeline.encode_clip, np.stack([current, generated])).actions[0].astype(np.float64)
+    requested = np.asarray(requested, np.float64)
+    norms = np.linalg.norm(inferred) * np.linalg.norm(requested)
+    cosine = float(inferred @ requested / norms) if norms > 0 else 0.0
+    error = float(np.linalg.norm(inferred - requested) / max(np.linalg.norm(requested), 1e-8))
+    return Readout(cosine, error)

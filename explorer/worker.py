@@ -1,0 +1,145 @@
+"""A long-lived child process that runs one task at a time, so that decoding untrusted videos
+and fitting UMAP neither block the server's threads nor can crash or exhaust it.
+
+Parent side: `Worker.call(task, args, timeout)`; a task is `"module:function"` whose result is
+a dict of arrays. Child side: `python -m explorer.worker [--nice N] [--memory-mb M]` reads one
+JSON request per line and answers one JSON line; the arrays travel in an `.npz` file.
+"""
+from __future__ import annotations
+
+import argparse
+import atexit
+import importlib
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from explorer.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+QUIET_ENV = {"OPENCV_LOG_LEVEL": "ERROR", "OPENCV_FFMPEG_LOGLEVEL": "-8", "PYTHONWARNINGS": "ignore"}
+
+
+class WorkerError(RuntimeError):
+    """The child crashed, ran out of memory or time; it is restarted for the next call."""
+
+
+class Worker:
+    def __init__(self, nice: int = 0, memory_mb: int | None = None, env: dict[str, str] | None = None,
+                 preload: tuple[str, ...] = ()):
+        self._args = ["--nice", str(nice)] + (["--memory-mb", str(memory_mb)] if memory_mb else [])
+        self._args += [arg for module in preload for arg in ("--preload", module)]
+        self._env = {**os.environ, **QUIET_ENV, **(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        self._process: subprocess.Popen | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._dir = tempfile.TemporaryDirectory(prefix="dila-worker-")
+        atexit.register(self.close)
+
+    def start(self) -> None:
+        """Start the child now, so that its imports are done by the first call."""
+        with self._lock:
+            self._ensure_started()
+
+    def call(self, task: str, args: list, timeout: float) -> dict[str, np.ndarray]:
+        with self._lock:
+            process = self._ensure_started()
+            out = Path(self._dir.name) / "result.npz"
+            out.unlink(missing_ok=True)
+            process.stdin.write(json.dumps({"task": task, "args": args, "out": str(out)}) + "\n")
+            process.stdin.flush()
+            reply = self._reply(process, timeout)
+            if not reply["ok"]:
+                raise (UserError if reply["user"] else WorkerError)(reply["error"])
+            if not out.exists():
+                return {}
+            with np.load(out, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+
+    def close(self) -> None:
+        """Stop the child for good (a call waiting on it fails at once)."""
+        self._closed = True
+        self._stop()
+
+    def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _ensure_started(self) -> subprocess.Popen:
+        if self._closed:
+            raise WorkerError("the worker has been stopped")
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "explorer.worker", *self._args], cwd=ROOT, env=self._env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )
+        return self._process
+
+    def _reply(self, process: subprocess.Popen, timeout: float) -> dict:
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        if not ready:
+            self._stop()
+            raise WorkerError(f"it took longer than {timeout:.0f} s")
+        line = process.stdout.readline()
+        if not line:
+            code = process.wait()
+            self._stop()
+            if self._closed:
+                raise WorkerError("the worker has been stopped")
+            raise WorkerError("it ran out of memory" if code in (-9, -6, 137) else f"the worker stopped (exit code {code})")
+        return json.loads(line)
+
+
+def _run(task: str, args: list) -> dict:
+    module, name = task.split(":")
+    return getattr(importlib.import_module(module), name)(*args) or {}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--nice", type=int, default=0)
+    parser.add_argument("--memory-mb", type=int, default=None)
+    parser.add_argument("--preload", action="append", default=[])
+    options = parser.parse_args(argv)
+    if options.nice:
+        os.nice(options.nice)
+    if options.memory_mb:
+        import resource
+
+        limit = options.memory_mb * 1024**2
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    for module in options.preload:
+        importlib.import_module(module)
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            result = _run(request["task"], request["args"])
+            if result:
+                np.savez(request["out"], **{key: np.asarray(value) for key, value in result.items()})
+            reply = {"ok": True}
+        except UserError as error:
+            reply = {"ok": False, "user": True, "error": str(error)}
+        except MemoryError:
+            reply = {"ok": False, "user": False, "error": "it ran out of memory"}
+        except Exception as error:  # reported to the parent, which decides what to show
+            reply = {"ok": False, "user": False, "error": f"{type(error).__name__}: {error}"}
+        replies.write(json.dumps(reply) + "\n")
+
+
+if __name__ == "__main__":
+    main()

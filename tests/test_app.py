@@ -1,0 +1,116 @@
+"""`python app.py` on 127.0.0.1 with a tiny model, driven through gradio_client."""
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+
+from explorer.dev_model import write_dev_model
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+START_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    model = write_dev_model(tmp_path_factory.mktemp("model"), tiny=True)
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OPENCV_LOG_LEVEL": "ERROR"}
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "app.py", "--model", str(model), "--host", "127.0.0.1", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    while time.perf_counter() - started < START_TIMEOUT_S:
+        if process.poll() is not None:
+            pytest.fail(f"app.py exited: {process.stdout.read()}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("app.py did not serve its page in time")
+    print(f"\napp.py served its page after {time.perf_counter() - started:.1f} s")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server, verbose=False, ssl_verify=False)
+
+
+def test_every_operation_has_a_stable_api_name(client):
+    endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert endpoints == {f"/{name}" for name in (
+        "add_clips", "add_example", "remove_clip", "list_clips", "load_model", "model_info", "action_map",
+        "transition", "steer_start", "preview", "steer_map", "steer_reset", "steer_step", "steer_rollout",
+        "steer_video", "transfer", "rebind", "plan")}
+
+
+def test_upload_steer_transfer_rebind(client):
+    started = time.perf_counter()
+    gallery, status = client.predict([handle_file(ASSETS / "pair_motion.webm"), handle_file(ASSETS / "pair_appearance.webm")],
+                                     api_name="/add_clips")
+    upload_s = time.perf_counter() - started
+    assert "Added pair_motion, pair_appearance" in status and 'data-clip-id="c2"' in gallery
+    started = time.perf_counter()
+    figure, _ = client.predict("clip", "auto", api_name="/action_map")
+    print(f"\nupload of 2 clips {upload_s:.2f} s, map {time.perf_counter() - started:.2f} s")
+    assert figure["type"] == "plotly"
+    assert [c["id"] for c in client.predict(api_name="/list_clips")] == ["c1", "c2"]
+
+    current, preview, readout, *values = client.predict("c1", 2, api_name="/steer_start")
+    assert Path(current).is_file() and "cosine" in readout and len(values) == 5
+    times = []
+    for i in range(15):
+        started = time.perf_counter()
+        frame = client.predict(values[0] + 0.2 * i, *values[1:], api_name="/preview")
+        times.append(time.perf_counter() - started)
+    print(f"slider -> frame through gradio_client: median {1000 * statistics.median(times):.0f} ms")
+    assert Path(frame).is_file()
+    frame, readout = client.predict(*values, api_name="/steer_step")
+    assert Path(frame).is_file() and "relative error" in readout
+    _, video, _ = client.predict(2, *values, api_name="/steer_rollout")
+    assert Path(video).read_bytes()[:4] == b"\x1a\x45\xdf\xa3"
+
+    video, status = client.predict("c1", "c2", 1.0, api_name="/transfer")
+    assert video.endswith(".webm") and "Motion of pair_motion" in status
+    video, status = client.predict("c2", "c1", api_name="/rebind")
+    assert video.endswith(".webm") and "Structure of pair_appearance" in status
+    frame_t, _, predicted, figure, _ = client.predict("c1", 3, "time", "pca", api_name="/transition")
+    assert Path(predicted).is_file() and figure["type"] == "plotly"
+    video, figure, status, actions = client.predict("c1", 0, "c1", 4, None, 3, "clip", "pca", api_name="/plan")
+    assert video.endswith(".webm") and len(actions) == 3
+
+
+def test_errors_are_clear_and_sessions_are_separate(server, client, tmp_path):
+    other = Client(server, verbose=False)
+    with pytest.raises(Exception, match="no clip 'c1'"):
+        other.predict("c1", "c1", 1.0, api_name="/transfer")
+    with pytest.raises(Exception, match="Invalid file type"):
+        other.predict([handle_file(ROOT / "app.py")], api_name="/add_clips")
+    (tmp_path / "notes.mp4").write_text("not a video")
+    with pytest.raises(Exception, match="not a video file"):
+        other.predict([handle_file(tmp_path / "notes.mp4")], api_name="/add_clips")
+    with pytest.raises(Exception, match="Could not load"):
+        other.predict("nobody/no-such-model", api_name="/load_model")
+    assert "parameters" in other.predict(api_name="/model_info")
+    assert other.predict(api_name="/list_clips") == []
+    assert np.size(client.predict(api_name="/list_clips")) >= 1

@@ -1,0 +1,304 @@
+"""Every explorer operation, without Gradio, on a tiny random model."""
+import json
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dila.data.procedural import render_pair, sample_clip
+from dila.video import write_video
+from explorer import KEEP, Choices, Explorer, Limits, Range, UserError
+from explorer import planning
+from explorer.decode import check_upload
+from explorer.dev_model import write_dev_model
+from explorer.models import codec_for
+from explorer.projection import Embedder
+
+UMAP_GATE = threading.Event()
+
+
+def gated_umap(actions):
+    UMAP_GATE.wait(10)
+    return actions[:, :2] * 3
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """As in the app: short calls, no waiting on OpenMP threads when the cores are busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return write_dev_model(tmp_path_factory.mktemp("model"), tiny=True)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """Small example videos, a transfer pair and bad files."""
+    folder = tmp_path_factory.mktemp("clips")
+    rng = np.random.default_rng(0)
+    for kind in ("translate", "rotate", "camera"):
+        write_video(sample_clip(rng, "train", kind, frames=6, size=32).frames, folder / f"{kind}.webm", fps=8)
+    a, b = render_pair(1, "train", "translate", frames=6, size=32)
+    write_video(a.frames, folder / "pair_motion.webm", fps=8)
+    write_video(b.frames, folder / "pair_appearance.webm", fps=8)
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "notes.mp4").write_text("not a video at all")
+    (folder / "truncated.webm").write_bytes((folder / "rotate.webm").read_bytes()[:200])
+    Image.new("RGB", (16, 16)).save(folder / "one_frame.gif")
+    red, blue = Image.new("RGB", (16, 16), "red"), Image.new("RGB", (16, 16), "blue")
+    red.save(folder / "long.gif", save_all=True, append_images=[blue], duration=600_000, loop=0)
+    Image.new("RGB", (8200, 16)).save(folder / "too_wide.gif")
+    writer = cv2.VideoWriter(str(folder / "uhd.avi"), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"MJPG"), 30, (3840, 2160))
+    for value in (0, 80, 160):
+        writer.write(np.full((2160, 3840, 3), value, np.uint8))
+    writer.release()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def service(model_dir, clips, tmp_path_factory):
+    limits = Limits(max_clips=4, clip_frames=6, plan_samples=8, plan_iterations=1, max_steer_frames=12, umap_min_points=4)
+    svc = Explorer(model=str(model_dir), limits=limits, embedder=Embedder(gated_umap), assets=clips,
+                   root=tmp_path_factory.mktemp("sessions"))
+    svc.warm()
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def sid(service, request):
+    yield request.node.name
+    service.close_session(request.node.name)
+
+
+def add(service, sid, *names):
+    return service.add_files(sid, [str(service.assets / name) for name in names])
+
+
+# ------------------------------------------------------------ model
+
+
+def test_model_info_and_a_bad_source_keeps_the_current_model(service, sid, tmp_path):
+    info = service.model_info(sid)
+    assert "parameters" in info and "device: cpu" in info and "preview" in info
+    (tmp_path / "config.json").write_text("{}")
+    for source in (str(tmp_path), str(tmp_path / "missing.pt"), "nobody/no-such-model"):
+        with pytest.raises(UserError, match="Could not load"):
+            service.load_model(sid, source)
+    assert service.model_info(sid) == info
+
+
+def test_the_codec_beside_the_model_is_used_when_it_fits(model_dir):
+    width = json.loads((model_dir / "codec" / "config.json").read_text())["latent_dim"]
+    assert codec_for(str(model_dir), width) == str(model_dir / "codec")
+    assert codec_for(str(model_dir), 768) == "rae" and codec_for("owner/published-dila", 768) == "rae"
+
+
+def test_switching_model_reencodes_the_library(service, sid, tmp_path):
+    add(service, sid, "translate.webm")
+    other = write_dev_model(tmp_path / "other", tiny=True, seed=1)
+    before = service.action_map(sid)[0]
+    assert "Re-encoded 1 clip" in service.load_model(sid, str(other))
+    assert service.models.get(str(other)).key in service.model_info(sid)
+    after = service.action_map(sid)[0]
+    assert not np.allclose(before.data[0].x, after.data[0].x)
+    service.load_model(sid, "")
+    assert service.model_info(sid) == service.models.get().info.markdown()
+
+
+# ------------------------------------------------------------ library
+
+
+def test_add_list_and_remove_clips(service, sid):
+    html, status = add(service, sid, "translate.webm", "rotate.webm")
+    assert status == "Added translate, rotate." and html.count("data-clip-id=") == 2
+    listed = service.list_clips(sid)
+    assert [c["name"] for c in listed] == ["translate", "rotate"] and listed[0]["frames"] == 6
+    assert service.clip_choices(sid) == Choices([("translate (c1)", "c1"), ("rotate (c2)", "c2")])
+    assert service.clip_range(sid, "c1") == Range(5, 0) and service.clip_range(sid, "c1", transitions=True) == Range(4, 0)
+    html, status = service.remove_clip(sid, "c1")
+    assert "Removed translate" in status and 'data-clip-id="c1"' not in html
+    assert [c["id"] for c in service.list_clips(sid)] == ["c2"]
+
+
+def test_examples_come_from_the_assets_folder(service, sid):
+    assert "translate.webm" in service.examples() and "notes.mp4" in service.examples()
+    assert "Added translate" in service.add_example(sid, "translate.webm")[1]
+    with pytest.raises(UserError, match="no example"):
+        service.add_example(sid, "../secret.webm")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("empty.mp4", "empty"),
+    ("notes.mp4", "not a video"),
+    ("truncated.webm", "corrupt|truncated|no decodable"),
+    ("one_frame.gif", "at least 2"),
+    ("long.gif", "limit is 10.0 min"),
+    ("too_wide.gif", "not supported"),
+    ("missing.webm", "no such file"),
+])
+def test_bad_files_give_clear_messages(service, sid, name, message):
+    with pytest.raises(UserError, match=message):
+        add(service, sid, name)
+    assert service.list_clips(sid) == []
+
+
+def test_a_4k_video_is_sampled_and_resized(service, sid):
+    add(service, sid, "uhd.avi")
+    assert service.list_clips(sid)[0]["frames"] == 3
+
+
+def test_good_files_are_kept_when_others_fail_and_limits_hold(service, sid):
+    status = add(service, sid, "notes.mp4", "translate.webm")[1]
+    assert "Added translate" in status and "not a video" in status
+    add(service, sid, "rotate.webm", "camera.webm", "pair_motion.webm")
+    with pytest.raises(UserError, match="at most 4"):
+        add(service, sid, "pair_appearance.webm")
+    with pytest.raises(UserError, match="limit is 0 MB"):
+        check_upload(service.assets / "rotate.webm", max_mb=0)
+
+
+# ------------------------------------------------------------ map
+
+
+def test_map_shows_pca_at_once_then_umap_when_ready(service, sid):
+    UMAP_GATE.clear()
+    figure, note = service.action_map(sid)
+    assert "Add clips" in figure.layout.annotations[0].text
+    add(service, sid, "translate.webm", "rotate.webm")
+    figure, note = service.action_map(sid, "time", "auto")
+    assert figure.layout.xaxis.title.text.startswith("PC1") and "computing" in note
+    assert service.poll_map(sid, "time", "auto") == (KEEP, KEEP)
+    UMAP_GATE.set()
+    service.sessions.get(sid).action_map.umap.result(10)
+    figure, note = service.poll_map(sid, "time", "auto")
+    assert figure.layout.xaxis.title.text == "UMAP 1" and note == ""
+    assert service.poll_map(sid, "time", "auto") == (KEEP, KEEP)
+    figure, _ = service.action_map(sid, "magnitude", "pca")
+    assert figure.layout.xaxis.title.text.startswith("PC1")
+
+
+def test_transition_shows_frames_prediction_and_marks_the_map(service, sid):
+    add(service, sid, "translate.webm", "rotate.webm")
+    frame_t, frame_next, predicted, figure, _ = service.transition(sid, "c2", 2, "clip", "pca")
+    assert frame_t.shape == frame_next.shape == predicted.shape == (64, 64, 3)
+    assert predicted.dtype == np.uint8 and "chosen transition" in [t.name for t in figure.data]
+    with pytest.raises(UserError, match="between 0 and 4"):
+        service.transition(sid, "c2", 5)
+
+
+# ------------------------------------------------------------ steer
+
+
+def test_steer_preview_step_rollout_and_video(service, sid):
+    add(service, sid, "translate.webm", "rotate.webm")
+    with pytest.raises(UserError, match="start frame first"):
+        service.steer_preview(sid, 0, 0, 0, 0, 0)
+    current, preview, readout, *values = service.steer_start(sid, "c1", 2)
+    assert current.shape == preview.shape == (64, 64, 3) and len(values) == 5 and "cosine" in readout
+    assert np.array_equal(service.steer_reset(sid)[0], preview)
+    again = service.steer_preview(sid, *values)
+    assert np.abs(again.astype(int) - preview).mean() < 2
+    moved = service.steer_preview(sid, values[0] + 2, *values[1:])
+    assert not np.array_equal(moved, preview)
+    figure, _, readout = service.steer_map(sid, "clip", "pca", values[0] + 2, *values[1:])
+    assert "current action" in [t.name for t in figure.data] and "relative error" in readout
+    frame, readout = service.steer_step(sid, values[0] + 2, *values[1:])
+    assert np.array_equal(frame, moved)
+    current, video, readout = service.steer_rollout(sid, 3, *values)
+    assert video.endswith(".webm") and open(video, "rb").read(4) == b"\x1a\x45\xdf\xa3"
+    assert len(service.sessions.get(sid).steering.frames) == 5
+    assert service.steer_reset(sid)[2:] == tuple(values)
+    with pytest.raises(UserError, match="at most 12 frames"):
+        service.steer_rollout(sid, 8, *values)
+    with pytest.raises(UserError, match="between 1 and"):
+        service.steer_rollout(sid, 0, *values)
+
+
+def test_controllability_of_the_inferred_action_is_measured(service, sid):
+    add(service, sid, "translate.webm")
+    service.steer_start(sid, "c1", 0)
+    readout = service.steer_map(sid, "clip", "pca", 0, 0, 0, 0, 0)[2]
+    cosine = float(readout.split("cosine ")[1].split(" ")[0])
+    assert -1 <= cosine <= 1
+
+
+# ------------------------------------------------------------ transfer, rebind, plan
+
+
+def test_pick_by_drop_and_transfer(service, sid):
+    add(service, sid, "pair_motion.webm", "pair_appearance.webm")
+    zone, value = service.pick(sid, "c1", role="motion")
+    assert value == "c1" and 'data-drop-role="motion"' in zone and 'data-clip-id="c1"' in zone
+    with pytest.raises(UserError, match="Unknown role"):
+        service.pick(sid, "c1", role="elsewhere")
+    video, status = service.transfer(sid, "c1", "c2", 0.5)
+    assert video.endswith(".webm") and "×0.5" in status
+    capture = cv2.VideoCapture(video)
+    assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 3 * 64 + 2 * 2
+    capture.release()
+
+
+def test_a_file_dropped_on_a_zone_is_added_and_picked(service, sid):
+    html, status, zone, value = service.add_and_pick(sid, str(service.assets / "rotate.webm"), role="appearance")
+    assert value == "c1" and "Added rotate" in status and 'data-drop-role="appearance"' in zone
+
+
+def test_rebind(service, sid):
+    add(service, sid, "translate.webm", "camera.webm")
+    video, status = service.rebind(sid, "c1", "c2")
+    assert video.endswith(".webm") and "Structure of translate" in status
+
+
+def test_plan_from_a_clip_frame_or_an_image(service, sid):
+    add(service, sid, "translate.webm", "rotate.webm")
+    video, figure, status, actions = service.plan(sid, "c1", 0, "c1", 3, None, 2, "clip", "pca")
+    assert video.endswith(".webm") and "Planned 2 actions" in status and np.shape(actions) == (2, 8)
+    assert len(next(t for t in figure.data if t.name == "plan").x) == 2
+    goal = np.zeros((40, 30, 4), np.uint8)
+    assert "Planned 1 actions" in service.plan(sid, "c1", 0, None, 0, goal, 1)[2]
+
+
+def test_plan_says_when_planning_is_unavailable(service, sid, monkeypatch):
+    add(service, sid, "translate.webm")
+    monkeypatch.setattr(planning, "available", lambda: "Planning is unavailable (ImportError: nope).")
+    with pytest.raises(UserError, match="Planning is unavailable"):
+        service.plan(sid, "c1", 0, "c1", 3, None, 2)
+
+
+# ------------------------------------------------------------ sessions
+
+
+def test_sessions_do_not_share_anything(service):
+    add(service, "alice", "translate.webm")
+    assert service.list_clips("bob") == []
+    with pytest.raises(UserError, match="no clip"):
+        service.transfer("bob", "c1", "c1")
+    service.steer_start("alice", "c1", 0)
+    with pytest.raises(UserError, match="start frame first"):
+        service.steer_step("bob", 0, 0, 0, 0, 0)
+    service.close_session("alice")
+    service.close_session("bob")
+    assert service.list_clips("alice") == []
+    service.close_session("alice")
+
+
+def test_idle_sessions_are_freed_in_the_background(model_dir, clips, tmp_path):
+    svc = Explorer(model=str(model_dir), limits=Limits(session_idle_s=0.2), embedder=None, assets=clips, root=tmp_path)
+    try:
+        directory = svc.sessions.get("idle").directory
+        deadline = time.monotonic() + 5
+        while "idle" in svc.sessions and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "idle" not in svc.sessions and not directory.exists()
+    finally:
+        svc.close()
