@@ -1,0 +1,271 @@
+"""The app in a real browser: headless Chromium (Debian's `/usr/bin/chromium`, driven by the
+Python `playwright` package) uses the page as a person would.
+
+One app process (tiny random model, 127.0.0.1) and one browser: upload two clips through the
+file input, steer from a frame and move sliders (number box and range handle), drag clip cards
+from the library onto the transfer drop zones (HTML5 drag and drop, real DOM events) and play
+the transfer's result. Screenshots of each stage go to `tests/screenshots/` (or
+$DILA_SCREENSHOTS). Every request of the page must stay on the app's own 127.0.0.1 address.
+
+Skipped when Chromium or playwright is missing, unless $CI is set: then that is a failure.
+Chromium: $DILA_CHROMIUM, else `chromium` / `chromium-browser` on the PATH (Debian: `apt-get
+install chromium`). Playwright's own browser download (`playwright install`) is not needed.
+"""
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urljoin
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer.dev_model import write_dev_model
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # checked in the `chromium` fixture
+    sync_playwright = None
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+SHOTS = Path(os.environ.get("DILA_SCREENSHOTS") or Path(__file__).parent / "screenshots")
+START_TIMEOUT_S = 60
+WAIT_MS = 30_000  # generous bound for one server round trip on a busy 2-core machine
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
+                 "--disable-dev-shm-usage", "--mute-audio"]
+VIEWPORT = {"width": 1280, "height": 1024}
+SHOT_COLOURS = 128  # screenshots are committed: a 128-colour palette keeps each near 50 KB
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The Chromium executable; a skip (or, under CI, a failure) when it or playwright is missing."""
+    executable = os.environ.get("DILA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable and not os.access(executable, os.X_OK):
+        executable = None
+    needs = {"the Python package playwright (pip install playwright)": sync_playwright,
+             "Chromium (apt-get install chromium, or set DILA_CHROMIUM)": executable}
+    missing = [what for what, found in needs.items() if not found]
+    if missing:
+        reason = "browser test needs " + " and ".join(missing)
+        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+            pytest.fail(reason + " ($CI is set, so this is not skipped)", pytrace=False)
+        pytest.skip(reason)
+    return executable
+
+
+@pytest.fixture(scope="module")
+def server(chromium, tmp_path_factory):
+    model = write_dev_model(tmp_path_factory.mktemp("model"), tiny=True)
+    log_path = tmp_path_factory.mktemp("app") / "app.log"
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OPENCV_LOG_LEVEL": "ERROR"}
+    started = time.perf_counter()
+    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would block the app
+        process = subprocess.Popen([sys.executable, "app.py", "--model", str(model), "--host", "127.0.0.1",
+                                    "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while time.perf_counter() - started < START_TIMEOUT_S:
+            if process.poll() is not None:
+                pytest.fail(f"app.py exited: {log_path.read_text()}")
+            try:
+                urllib.request.urlopen(url, timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(f"app.py did not serve its page in time: {log_path.read_text()}")
+        print(f"\napp.py served its page after {time.perf_counter() - started:.1f} s")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@pytest.fixture
+def page(chromium, server, tmp_path):
+    """A fresh browser page that may only reach the app; `page.foreign` lists what it tried elsewhere."""
+    origin = server.rstrip("/")
+    foreign = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=WAIT_MS)
+        try:
+            context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+            context.set_default_timeout(WAIT_MS)
+
+            def refuse(route):
+                foreign.append(route.request.url)
+                route.abort()
+
+            # Only requests that are not the app's reach Python; the app's go straight through.
+            context.route(re.compile(rf"^(?!{re.escape(origin)}(/|$))[a-z]+://"), refuse)
+            page = context.new_page()
+            page.foreign = foreign
+            page.errors = []
+            page.on("pageerror", lambda error: page.errors.append(str(error)))
+            page.on("websocket", lambda socket: socket.url.startswith(origin.replace("http", "ws", 1))
+                    or foreign.append(socket.url))
+            try:
+                yield page
+            finally:  # the last state, for a failure (a tmp dir: the committed screenshots stay as they are)
+                try:
+                    page.screenshot(path=tmp_path / "last.png", timeout=5_000)
+                    print(f"last page state: {tmp_path / 'last.png'}")
+                except Exception as error:  # never hide the test's own error
+                    print(f"no screenshot of the last page state: {error}")
+        finally:
+            browser.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    image = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    image.quantize(SHOT_COLOURS, method=Image.Quantize.MEDIANCUT).save(SHOTS / name, optimize=True)
+
+
+def block(page, label: str):
+    """A component by its label (the block holding that label text)."""
+    return page.locator(".block").filter(has=page.get_by_test_id("block-label").filter(has_text=label))
+
+
+def image_pixels(page, image) -> tuple[str, np.ndarray]:
+    """The image's src and its pixels, as the app serves them."""
+    src = image.get_attribute("src")
+    url = urljoin(page.url, src)
+    assert url.startswith(page.url.rstrip("/") + "/"), url
+    response = page.request.get(url)
+    assert response.ok, f"{src}: {response.status}"
+    return src, np.asarray(Image.open(io.BytesIO(response.body())).convert("RGB"), dtype=np.float32)
+
+
+def differ(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two frames, in grey levels (0 to 255)."""
+    assert a.shape == b.shape, (a.shape, b.shape)
+    return float(np.abs(a - b).mean())
+
+
+def test_upload_steer_and_drag_clips_to_transfer(page, server):
+    started = time.perf_counter()
+    page.goto(server)
+    expect(page.get_by_role("heading", name="DiLA explorer")).to_be_visible()
+    gallery = page.locator("#clip-gallery")
+    expect(gallery).to_contain_text("No clips yet")
+
+    # Upload two example clips through the file input, as a file chooser would.
+    page.locator("input[type=file][data-testid=file-upload]").first.set_input_files(
+        [ASSETS / "pair_motion.webm", ASSETS / "pair_appearance.webm"])
+    cards = gallery.locator(".dila-card[data-clip-id]")
+    expect(cards).to_have_count(2)
+    expect(cards.nth(0)).to_have_attribute("draggable", "true")
+    expect(cards.nth(0)).to_contain_text("pair_motion")
+    expect(cards.nth(1)).to_contain_text("pair_appearance")
+    expect(page.get_by_text("Added pair_motion, pair_appearance.")).to_be_visible()
+    # The upload's follow-ups: the map draws the library's transitions (not the empty figure).
+    expect(page.locator(".js-plotly-plot .scatterlayer .trace").first).to_be_attached()
+    for card in cards.all():  # thumbnails decoded (data URIs)
+        assert card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    shot(page, "01_library.png")
+    upload_s = time.perf_counter() - started
+
+    # Steer: pick the clip and a frame, start, then move sliders and watch the live frame.
+    page.get_by_role("tab", name="Steer").click()
+    page.get_by_label("Start in clip").click()
+    page.get_by_role("option", name="pair_motion (c1)").click()
+    frame_box = page.get_by_label("number input for at frame")
+    expect(page.get_by_label("range slider for at frame")).not_to_have_attribute("max", "31")  # the clip's range came
+    frame_box.fill("3")
+    frame_box.press("Tab")
+    page.get_by_role("button", name="Start from this frame").click()
+    current = block(page, "current frame").locator("img")
+    preview = block(page, "next frame (live)").locator("img")
+    expect(current).to_have_attribute("src", re.compile(r"/gradio_api/file="))
+    expect(preview).to_have_attribute("src", re.compile(r"/gradio_api/file="))
+    expect(page.get_by_text(re.compile(r"cosine [-\d.]+ · relative error"))).to_be_visible()
+    box = page.get_by_label("number input for PC1 (σ)")
+    expect(box).not_to_have_value("0")  # the inferred action's coordinates came back
+    src_before, before = image_pixels(page, preview)
+    assert preview.evaluate("img => img.complete && img.naturalWidth > 0")
+    shot(page, "02_steer_before.png")
+
+    steer_started = time.perf_counter()
+    pc1 = float(box.input_value())
+    box.fill(f"{-3.0 if pc1 > 0 else 3.0:g}")  # typing fires the slider's input event -> /preview
+    expect(preview).not_to_have_attribute("src", src_before)
+    src_typed, typed = image_pixels(page, preview)
+    typed_change = differ(typed, before)
+    assert typed_change > 0, "the generated frame did not change when PC1 was typed in"
+    steer_s = time.perf_counter() - steer_started
+
+    # Drag PC2's range handle with the mouse to its right end: pointer events, input events.
+    pc2 = page.get_by_label("range slider for PC2 (σ)")
+    area = pc2.bounding_box()
+    page.mouse.move(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] - 2, area["y"] + area["height"] / 2, steps=5)
+    page.mouse.up()
+    expect(page.get_by_label("number input for PC2 (σ)")).to_have_value(re.compile(r"^[1-5](\.\d+)?$"))
+    expect(preview).not_to_have_attribute("src", src_typed)
+    _, dragged = image_pixels(page, preview)
+    dragged_change = differ(dragged, typed)
+    assert dragged_change > 0, "the generated frame did not change when PC2 was dragged"
+    page.locator("body").click(position={"x": 5, "y": 5})  # settle focus before the screenshot
+    shot(page, "03_steer_after.png")
+
+    # Transfer: drag the cards onto the two drop zones (HTML5 drag and drop in the page).
+    page.get_by_role("tab", name="Transfer").click()
+    motion_zone = page.locator("#drop-motion [data-drop-role=motion]")
+    appearance_zone = page.locator("#drop-appearance [data-drop-role=appearance]")
+    expect(motion_zone).to_contain_text("Drag a clip from the library here")
+    cards.nth(0).drag_to(motion_zone)
+    expect(motion_zone.locator(".dila-card[data-clip-id=c1]")).to_be_visible()
+    # The second by hand: press on the card, move over the zone (it lights up), release.
+    start, end = cards.nth(1).bounding_box(), appearance_zone.bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=8)
+    expect(appearance_zone).to_have_class(re.compile(r"\bdila-drop-over\b"))
+    page.mouse.up()
+    expect(appearance_zone.locator(".dila-card[data-clip-id=c2]")).to_be_visible()
+    expect(appearance_zone).not_to_have_class(re.compile(r"\bdila-drop-over\b"))
+    expect(page.get_by_label("Motion from")).to_have_value("pair_motion (c1)")
+    expect(page.get_by_label("Apply to")).to_have_value("pair_appearance (c2)")
+    expect(cards).to_have_count(2)  # dragging copies: the library keeps its clips
+
+    page.get_by_role("button", name="Transfer", exact=True).click()
+    video = block(page, "motion | appearance | result").locator("video")
+    expect(video).to_have_attribute("src", re.compile(r"\.webm"))
+    expect(page.get_by_text(re.compile(r"Motion of pair_motion .* applied to pair_appearance"))).to_be_visible()
+    # Chromium decodes it: metadata read, three panels side by side.
+    page.wait_for_function("v => v.readyState >= 2 && v.videoWidth > 0", arg=video.element_handle(), timeout=WAIT_MS)
+    width, height = video.evaluate("v => [v.videoWidth, v.videoHeight]")
+    assert width > 2 * height, (width, height)
+    video.evaluate("v => { v.pause(); v.currentTime = v.duration / 2; }")  # a frame with motion in it
+    page.wait_for_function("v => !v.seeking && v.readyState >= 2", arg=video.element_handle(), timeout=WAIT_MS)
+    shot(page, "04_transfer.png")
+
+    assert page.errors == [], page.errors
+    assert page.foreign == [], f"the page tried to leave 127.0.0.1: {page.foreign}"
+    print(f"frame change (mean |diff|, grey levels): typed PC1 {typed_change:.1f}, dragged PC2 {dragged_change:.1f}")
+    print(f"upload + map {upload_s:.1f} s, slider -> new frame {steer_s:.2f} s, "
+          f"whole browser test {time.perf_counter() - started:.1f} s")
