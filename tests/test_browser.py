@@ -4,8 +4,8 @@ Python `playwright` package) uses the page as a person would.
 One app process (tiny random model, 127.0.0.1) and one browser: upload two clips through the
 file input, steer from a frame and move sliders (number box and range handle), drag clip cards
 from the library onto the transfer drop zones (HTML5 drag and drop, real DOM events) and play
-the transfer's result. Screenshots of each stage go to `tests/screenshots/` (or
-$DILA_SCREENSHOTS). Every request of the page must stay on the app's own 127.0.0.1 address.
+the transfer's result. Screenshots of each stage go to `runs/screenshots/` (or
+$DILA_SCREENSHOTS); `tests/screenshots/` keeps a reviewed set. Every request of the page must stay on the app's own 127.0.0.1 address.
 
 Skipped when Chromium or playwright is missing, unless $CI is set: then that is a failure.
 Chromium: $DILA_CHROMIUM, else `chromium` / `chromium-browser` on the PATH (Debian: `apt-get
@@ -36,7 +36,7 @@ except ImportError:  # checked in the `chromium` fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
-SHOTS = Path(os.environ.get("DILA_SCREENSHOTS") or Path(__file__).parent / "screenshots")
+SHOTS = Path(os.environ.get("DILA_SCREENSHOTS") or Path(__file__).parent.parent / "runs" / "screenshots")
 START_TIMEOUT_S = 60
 WAIT_MS = 30_000  # generous bound for one server round trip on a busy 2-core machine
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
