@@ -23,6 +23,7 @@ from explorer.service import SLIDER_LIMIT
 
 VIDEO_TYPES = [".mp4", ".webm", ".mov", ".avi", ".mkv", ".gif"]
 PIXELATED = ["dila-pixelated"]
+IMAGE_HEIGHT = 220
 QUIET = dict(api_visibility="private", show_progress="hidden")
 
 
@@ -109,9 +110,9 @@ def build(svc: Explorer) -> gr.Blocks:
                     map_clip = clip_picker("Transition of clip")
                     map_t = index_slider("t → t+1", last)
                 with gr.Row():
-                    frame_t = gr.Image(label="frame t", elem_classes=PIXELATED, interactive=False)
-                    frame_t1 = gr.Image(label="frame t+1", elem_classes=PIXELATED, interactive=False)
-                    predicted = gr.Image(label="predicted t+1", elem_classes=PIXELATED, interactive=False)
+                    frame_t = gr.Image(label="frame t", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT)
+                    frame_t1 = gr.Image(label="frame t+1", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT)
+                    predicted = gr.Image(label="predicted t+1", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT)
 
             with gr.Column(scale=2, min_width=360):
                 with gr.Tabs():
@@ -121,8 +122,8 @@ def build(svc: Explorer) -> gr.Blocks:
                             steer_frame = index_slider("at frame", last)
                         start = gr.Button("Start from this frame", variant="primary")
                         with gr.Row():
-                            current = gr.Image(label="current frame", elem_classes=PIXELATED, interactive=False)
-                            preview = gr.Image(label="next frame (live)", elem_classes=PIXELATED, interactive=False)
+                            current = gr.Image(label="current frame", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT)
+                            preview = gr.Image(label="next frame (live)", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT)
                         readout = gr.Markdown()
                         sliders = [gr.Slider(-SLIDER_LIMIT, SLIDER_LIMIT, value=0, step=0.05, label=f"PC{i + 1} (σ)")
                                    for i in range(N_COMPONENTS)]
