@@ -35,3 +35,12 @@ def tiny_model(tiny_config):
 
     torch.manual_seed(0)
     return DiLAWorldModel(tiny_config).eval()
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: a second thread only adds synchronisation, which costs seconds on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,16 +1,12 @@
 """`python app.py` on 127.0.0.1 with a tiny model, driven through gradio_client."""
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
+from helpers import running_app
 
 from explorer.dev_model import write_dev_model
 
@@ -19,36 +15,11 @@ ASSETS = ROOT / "assets"
 START_TIMEOUT_S = 60
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     model = write_dev_model(tmp_path_factory.mktemp("model"), tiny=True)
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OPENCV_LOG_LEVEL": "ERROR"}
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py", "--model", str(model), "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    while time.perf_counter() - started < START_TIMEOUT_S:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited: {process.stdout.read()}")
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("app.py did not serve its page in time")
-    print(f"\napp.py served its page after {time.perf_counter() - started:.1f} s")
-    yield url
-    process.terminate()
-    process.wait(10)
+    with running_app(model, tmp_path_factory.mktemp("app") / "app.log", START_TIMEOUT_S) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

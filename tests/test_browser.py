@@ -15,16 +15,13 @@ import io
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urljoin
 
 import numpy as np
 import pytest
+from helpers import running_app
 from PIL import Image
 
 from explorer.dev_model import write_dev_model
@@ -47,12 +44,6 @@ VIEWPORT = {"width": 1280, "height": 1024}
 SHOT_COLOURS = 128  # screenshots are committed: a 128-colour palette keeps each near 50 KB
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chromium() -> str:
     """The Chromium executable; a skip (or, under CI, a failure) when it or playwright is missing."""
@@ -73,34 +64,8 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def server(chromium, tmp_path_factory):
     model = write_dev_model(tmp_path_factory.mktemp("model"), tiny=True)
-    log_path = tmp_path_factory.mktemp("app") / "app.log"
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OPENCV_LOG_LEVEL": "ERROR"}
-    started = time.perf_counter()
-    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would block the app
-        process = subprocess.Popen([sys.executable, "app.py", "--model", str(model), "--host", "127.0.0.1",
-                                    "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        while time.perf_counter() - started < START_TIMEOUT_S:
-            if process.poll() is not None:
-                pytest.fail(f"app.py exited: {log_path.read_text()}")
-            try:
-                urllib.request.urlopen(url, timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"app.py did not serve its page in time: {log_path.read_text()}")
-        print(f"\napp.py served its page after {time.perf_counter() - started:.1f} s")
+    with running_app(model, tmp_path_factory.mktemp("app") / "app.log", START_TIMEOUT_S) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 @pytest.fixture

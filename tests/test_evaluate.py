@@ -9,8 +9,21 @@ import torch
 from dila.codecs.light import LightCodec, LightCodecConfig
 from dila.data.procedural import render_clip, render_pair, sample_clip, sample_scene
 from dila.evaluate import (
-    apparent_motion, detokenize_clips, disentanglement_scores, linear_probe, main, planning_summary, predict_clips,
-    prediction_fidelity, reversal_cosines, rows, run_disentanglement, run_transfer, table, to_json, tokenize_clips,
+    apparent_motion,
+    detokenize_clips,
+    disentanglement_scores,
+    linear_probe,
+    main,
+    planning_summary,
+    predict_clips,
+    prediction_fidelity,
+    reversal_cosines,
+    rows,
+    run_disentanglement,
+    run_transfer,
+    table,
+    to_json,
+    tokenize_clips,
     transfer_scores,
 )
 from dila.hub import save_world_model
@@ -25,13 +38,7 @@ def db(error: float) -> float:
     return 10 * math.log10(255**2 / error**2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: a second thread only adds synchronisation, which costs seconds on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from PIL import Image
 
 from dila.data.procedural import render_pair, sample_clip
 from dila.video import write_video
-from explorer import KEEP, Choices, Explorer, Limits, Range, UserError
-from explorer import planning
+from explorer import KEEP, Choices, Explorer, Limits, Range, UserError, planning
 from explorer.decode import check_upload
 from explorer.dev_model import write_dev_model
 from explorer.models import codec_for

@@ -13,7 +13,15 @@ from dila.video import write_video
 from explorer import UserError, device
 from explorer.clips import Library
 from explorer.figures import Marks, action_map, empty_figure
-from explorer.gallery import DROPZONE_JS, GALLERY_JS, MIME, card, dropzone, gallery, safe_name
+from explorer.gallery import (
+    DROPZONE_JS,
+    GALLERY_JS,
+    MIME,
+    card,
+    dropzone,
+    gallery,
+    safe_name,
+)
 from explorer.media import fit_image, panels, png_data_uri
 from explorer.models import ModelCache
 from explorer.projection import Embedder, build_map, fit_pca, place

@@ -4,10 +4,16 @@ import time
 
 import pytest
 import torch
+from helpers import free_port
 from safetensors.torch import save_file
 
 from dila import hub
-from dila.hub import CheckpointError, HubUnavailableError, load_world_model, save_world_model
+from dila.hub import (
+    CheckpointError,
+    HubUnavailableError,
+    load_world_model,
+    save_world_model,
+)
 
 REPO = "someone/dila-tiny"
 
@@ -146,11 +152,7 @@ def test_offline_fallback(tiny_model, hf_cache, tmp_path):
 
 
 def test_unreachable_hub_fails_fast_without_retries(hf_cache, monkeypatch):
-    import socket
-
-    with socket.socket() as probe:  # a loopback port that nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     start = time.perf_counter()

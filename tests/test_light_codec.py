@@ -23,14 +23,6 @@ def codec() -> LightCodec:
     return model
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models gain nothing from threads, and on a shared CPU a second thread only spins."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def frames(n: int, seed: int = 0) -> np.ndarray:
     """Smooth random uint8 frames (n, 64, 64, 3): coarse noise upsampled."""

@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from dila.metrics import (
-    MAX_PSNR, colour_histogram, cosine, frame_psnr, frame_ssim, histogram_distance, psnr, ssim,
+    MAX_PSNR,
+    colour_histogram,
+    cosine,
+    frame_psnr,
+    frame_ssim,
+    histogram_distance,
+    psnr,
+    ssim,
 )
 
 

@@ -2,23 +2,10 @@
 import numpy as np
 import pytest
 import torch
-from einops import rearrange
-from torch import nn
+from helpers import PatchCodec, free_port
 
 from dila import DiLAConfig, DiLAWorldModel
 from dila.pipeline import Pipeline
-
-
-class PatchCodec(nn.Module):
-    """16x16 frames <-> 4x4 grids of 48 pixel values per cell: lossless."""
-
-    image_size, grid_size, latent_dim = 16, 4, 48
-
-    def encode(self, pixels):
-        return rearrange(pixels, "b c (h p) (w q) -> b (c p q) h w", p=4, q=4)
-
-    def decode(self, latents):
-        return rearrange(latents, "b (c p q) h w -> b c (h p) (w q)", p=4, q=4)
 
 
 @pytest.fixture
@@ -116,15 +103,12 @@ def test_published_codec_path(rae_codec, tiny_model):
 
 
 def test_published_codec_fails_fast_when_the_hub_is_unreachable(tmp_path, monkeypatch):
-    import socket
     import time
 
     from dila.codecs import load_codec
     from dila.codecs.rae import CodecLoadError
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("HF_HOME", str(tmp_path))

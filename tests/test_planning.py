@@ -1,43 +1,33 @@
 import numpy as np
 import pytest
 import torch
-from einops import rearrange
-from torch import nn
+from helpers import PatchCodec
 
 from dila import DiLAConfig, DiLAWorldModel
 from dila.data.procedural import render_clip, sample_clip, sample_scene
 from dila.pipeline import Pipeline
 from dila.planning import (
-    ActionPrior, PlanningTask, displacement, locate_object, locate_view, plan, plan_success, planning_tasks, search,
-    structure_cost, token_cost, true_position,
+    ActionPrior,
+    PlanningTask,
+    displacement,
+    locate_object,
+    locate_view,
+    plan,
+    plan_success,
+    planning_tasks,
+    search,
+    structure_cost,
+    token_cost,
+    true_position,
 )
 
-
-class PatchCodec(nn.Module):
-    """32x32 frames <-> 8x8 grids of 48 pixel values per cell: lossless."""
-
-    image_size, grid_size, latent_dim = 32, 8, 48
-
-    def encode(self, pixels):
-        return rearrange(pixels, "b c (h p) (w q) -> b (c p q) h w", p=4, q=4)
-
-    def decode(self, latents):
-        return rearrange(latents, "b (c p q) h w -> b c (h p) (w q)", p=4, q=4)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: a second thread only adds synchronisation, which costs seconds on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
 def pipeline(tiny_config):
     torch.manual_seed(0)
-    return Pipeline(DiLAWorldModel(DiLAConfig(**{**tiny_config.to_dict(), "embed_dim": 48})), PatchCodec())
+    return Pipeline(DiLAWorldModel(DiLAConfig(**{**tiny_config.to_dict(), "embed_dim": 48})), PatchCodec(image_size=32))
 
 
 @pytest.fixture

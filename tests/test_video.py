@@ -4,9 +4,9 @@ import pytest
 from PIL import Image
 
 from dila.video import (
-    _keep_even,
     DEFAULT_FPS,
     VideoError,
+    _keep_even,
     center_crop_square,
     even_indices,
     read_video,

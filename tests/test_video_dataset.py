@@ -7,7 +7,13 @@ from PIL import Image
 
 from dila.data.tensors import frames_to_tensor
 from dila.data.videos import VideoFolderDataset
-from dila.video import VideoError, center_crop_square, resize_frames, write_gif, write_video
+from dila.video import (
+    VideoError,
+    center_crop_square,
+    resize_frames,
+    write_gif,
+    write_video,
+)
 
 
 def frames(count: int, height: int = 40, width: int = 60, seed: int = 0) -> np.ndarray:
