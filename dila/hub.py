@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from dila.config import DiLAConfig
 from dila.published import infer_config, is_published_layout, strip_wrappers, to_our_layout
-from dila.world_model import DiLAWorldModel
+from dila.world_model import ActionAdapter, DiLAWorldModel
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints"
 PUBLISHED_REPO = "senngadaisuki/disentangled-latent-action-world-models"
@@ -94,8 +94,6 @@ def load_action_adapter(model: DiLAWorldModel, path: str | os.PathLike) -> None:
     robot_dim, action_dim = state["fc1.weight"].shape[1], state["fc2.weight"].shape[0]
     if action_dim != model.config.action_dim:
         raise CheckpointError(f"{path}: adapter outputs {action_dim}-d actions, the model uses {model.config.action_dim}")
-    from dila.world_model import ActionAdapter
-
     model.config.robot_action_dim = robot_dim
     model.action_adapter = ActionAdapter(robot_dim, action_dim)
     model.action_adapter.load_state_dict(state)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -63,7 +64,7 @@ class ActionAdapter(nn.Module):
         self.fc2 = nn.Linear(action_dim, action_dim)
 
     def forward(self, actions: torch.Tensor) -> torch.Tensor:
-        return self.fc2(torch.nn.functional.silu(self.fc1(actions)))
+        return self.fc2(F.silu(self.fc1(actions)))
 
 
 class DiLAWorldModel(nn.Module):
