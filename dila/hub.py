@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import socket
 import tempfile
 import warnings
@@ -108,7 +109,12 @@ def read_pt(path: str | os.PathLike) -> object:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
-    except Exception as error:  # truncated archives, foreign pickles, unsafe globals
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path}: refused by the weights-only loader: it holds objects other than tensors and plain "
+            "containers, and unpickling them could run code"
+        ) from None
+    except Exception as error:  # truncated archives, garbage bytes, directories
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path}: not a readable weights-only PyTorch checkpoint ({reason})") from None
 

@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -29,6 +28,7 @@ from torch import nn
 from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel, ViTMAEConfig
 from transformers.models.vit_mae.modeling_vit_mae import ViTMAELayer
 
+from dila.hub import CheckpointError, read_pt
 from dila.hub import local_files_only as use_cache_only
 
 logger = logging.getLogger(__name__)
@@ -227,22 +227,11 @@ def load_checked(
 
 
 def read_checkpoint(path: str | Path, what: str) -> object:
-    """``torch.load`` with ``weights_only=True`` on CPU; any failure becomes ``CodecLoadError``."""
+    """``dila.hub.read_pt`` (weights-only, no code runs), failures as ``CodecLoadError``."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as err:
-        raise CodecLoadError(f"{what} file not found: {path}") from err
-    except pickle.UnpicklingError as err:
-        raise CodecLoadError(
-            f"{what} file {path} was refused: it holds objects other than tensors and plain containers, "
-            "and unpickling them could run code"
-        ) from err
-    except Exception as err:  # noqa: BLE001 - truncated zips, garbage bytes, directories
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise CodecLoadError(
-            f"{what} file {path} is not a loadable weights-only checkpoint "
-            f"({type(err).__name__}: {reason})"
-        ) from err
+        return read_pt(path)
+    except CheckpointError as err:
+        raise CodecLoadError(f"{what}: {err}") from err
 
 
 def check_stats(stats: object, latent_dim: int, grid_size: int, source: str) -> tuple[torch.Tensor, torch.Tensor]:
