@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from einops import rearrange
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
@@ -104,13 +105,35 @@ def forever(loader: DataLoader):
         epoch += 1
 
 
-def build_model(args: TrainArgs, out: Path, embed_dim: int) -> DiLAWorldModel:
+def build_model(args: TrainArgs, out: Path, codec, dataset, device) -> DiLAWorldModel:
     if (out / STATE_NAME).is_file():
         return load_world_model(out).train()
     if args.init:
         return load_world_model(args.init).train()
-    config = DiLAConfig.load(args.model_config) if args.model_config else small_config(embed_dim)
-    return DiLAWorldModel(config)
+    config = DiLAConfig.load(args.model_config) if args.model_config else small_config(codec.latent_dim)
+    model = DiLAWorldModel(config)
+    sample = torch.stack([dataset[i]["frames"] for i in range(min(len(dataset), 32))])
+    init_output_norm(model, encode_clips(codec, sample.to(device)))
+    return model
+
+
+@torch.no_grad()
+def encode_clips(codec, frames: torch.Tensor) -> torch.Tensor:
+    """Pixels `b t c h w` -> tokens `b t d h w`."""
+    return codec.encode(frames.flatten(0, 1)).unflatten(0, frames.shape[:2])
+
+
+@torch.no_grad()
+def init_output_norm(model: DiLAWorldModel, tokens: torch.Tensor) -> None:
+    """Start the decoder's output LayerNorm at the tokens' per-channel std and mean.
+
+    A LayerNorm output with unit gain has the same norm for every token, which light-codec
+    tokens (channel scales from 6 down to 0.1) are far from: with gain 1 and bias 0 the best
+    reachable token MSE is 0.27, with the data's std and mean 0.015 (held-out procedural tokens).
+    """
+    flat = rearrange(tokens, "b t d h w -> (b t h w) d")
+    model.fusion_decoder.norm_out.weight.copy_(flat.std(dim=0))
+    model.fusion_decoder.norm_out.bias.copy_(flat.mean(dim=0))
 
 
 class Objective(torch.nn.Module):
@@ -129,7 +152,8 @@ def train(args: TrainArgs) -> Path:
     set_seed(args.seed)
     out = Path(args.out)
     codec = load_codec(args.codec, device=accelerator.device)
-    model = build_model(args, out, codec.latent_dim)
+    dataset = make_dataset(args, codec.image_size)
+    model = build_model(args, out, codec, dataset, accelerator.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_schedule(s, args.warmup, args.steps))
     step = 0
@@ -140,7 +164,7 @@ def train(args: TrainArgs) -> Path:
         step = int(state["step"])
         torch.set_rng_state(state["rng"])
     generator = torch.Generator().manual_seed(args.seed + step)
-    loader = DataLoader(make_dataset(args, codec.image_size), batch_size=args.batch_size, shuffle=True,
+    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
                         num_workers=args.workers, drop_last=True, generator=generator)
     objective, optimizer, loader, scheduler = accelerator.prepare(Objective(model, args.phase), optimizer, loader, scheduler)
     if accelerator.is_main_process:
@@ -151,9 +175,7 @@ def train(args: TrainArgs) -> Path:
     start = time.perf_counter()
     for step in progress:
         frames = next(batches)["frames"]
-        with torch.no_grad():
-            b = frames.shape[0]
-            tokens = codec.encode(frames.flatten(0, 1)).unflatten(0, (b, -1))
+        tokens = encode_clips(codec, frames)
         loss, terms = objective(tokens)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)

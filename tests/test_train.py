@@ -9,7 +9,8 @@ import torch
 
 from dila.codecs.light import LightCodec, LightCodecConfig
 from dila.hub import load_world_model
-from dila.train import STATE_NAME, parse_args, train
+from dila.train import STATE_NAME, init_output_norm, parse_args, train
+from dila.world_model import DiLAWorldModel
 
 
 @pytest.fixture
@@ -44,6 +45,23 @@ def test_phase1_resume_then_phase2(setup):
     phase2 = tmp / "p2"
     train(parse_args(["--out", str(phase2), "--phase", "2", "--steps", "1", "--init", str(run), *common]))
     assert load_world_model(phase2).config == load_world_model(run).config
+
+
+@torch.no_grad()
+def test_output_norm_starts_at_the_token_statistics(tiny_config):
+    torch.manual_seed(0)
+    scale = torch.logspace(1, -1, tiny_config.embed_dim)
+    tokens = torch.randn(4, 3, tiny_config.embed_dim, 4, 4) * scale[:, None, None] + 0.5
+    model = DiLAWorldModel(tiny_config).eval()
+    before = model.one_step(tokens)
+    init_output_norm(model, tokens)
+    after = model.one_step(tokens)
+    channel_std = lambda x: x.transpose(0, 2).flatten(1).std(1)
+    torch.testing.assert_close(model.fusion_decoder.norm_out.weight, channel_std(tokens))
+    torch.testing.assert_close(after.mean(), tokens.mean(), atol=0.05, rtol=0)
+    ratio_before, ratio_after = (channel_std(x) / channel_std(tokens[:, 1:]) for x in (before, after))
+    assert ratio_before.max() / ratio_before.min() > 20
+    assert ratio_after.max() / ratio_after.min() < 5
 
 
 @pytest.mark.slow
