@@ -40,8 +40,6 @@ def frames(n: int, seed: int = 0) -> np.ndarray:
         ({"latent_dim": 0}, "positive int"),
         ({"decoder_blocks": -1}, "non-negative int"),
         ({"grid_size": 8.0}, "positive int"),
-        ({"position_channels": 6}, "multiple of 4"),
-        ({"latent_dim": 8, "position_channels": 8}, "no appearance channels"),
     ],
 )
 def test_config_validation(kwargs, message):
@@ -118,27 +116,6 @@ def test_weights_that_do_not_fit_the_config_raise(codec, tmp_path):
 
 
 @torch.no_grad()
-@torch.no_grad()
-def test_position_channels_locate_tokens_and_decoding_ignores_them(tmp_path):
-    torch.manual_seed(0)
-    model = LightCodec(LightCodecConfig(latent_dim=24, position_channels=8, width=16)).eval()
-    assert (model.encoder_linear.out_channels, model.decoder_linear.in_channels) == (16, 16)
-    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
-    z = model.encode(x)
-    assert z.shape == (2, 24, 8, 8)
-    position = z[:, 16:]
-    torch.testing.assert_close(position[0], position[1])
-    cells = F.normalize(position[0].flatten(1).T, dim=1)
-    similarity = cells @ cells.T
-    assert torch.allclose(similarity.diagonal(), torch.ones(64))
-    assert (similarity - 2 * torch.eye(64)).max() < 0.8, "every cell's code differs from every other's"
-    shuffled = torch.cat((z[:, :16], torch.randn_like(position)), dim=1)
-    torch.testing.assert_close(model.decode(shuffled), model.decode(z))
-    model.save_pretrained(tmp_path)
-    assert "position" not in model.state_dict()
-    torch.testing.assert_close(LightCodec.from_pretrained(tmp_path).encode(x), z)
-
-
 def test_pca_init_whitens_and_reconstructs(one_thread):
     data = frames(64)
     model = LightCodec(LightCodecConfig(latent_dim=32, width=32, encoder_blocks=0, decoder_blocks=1))

@@ -11,12 +11,7 @@ to ``3 patch^2`` pixel values. A block is ``x + MLP(GroupNorm(depthwise 3x3 conv
 At initialisation the codec is a linear patch autoencoder; the trainer sets that to whitened patch
 PCA, so training starts from the best linear codec and the branches learn the non-linear rest.
 
-Position: with ``position_channels > 0`` the last channels of every latent are a fixed sin-cos
-code of the token's grid position (the encoder makes the others). Tokens then carry their place
-as DINOv2's do, which the world model's cross-attentions need to copy from the first frame by
-position; ``decode`` ignores them.
-
-Latent scale: ``encode`` standardises every appearance channel with the ``latent_mean`` / ``latent_std``
+Latent scale: ``encode`` standardises every channel with the ``latent_mean`` / ``latent_std``
 buffers (measured on the training frames after training), so latents have zero mean and unit
 variance per channel on the training distribution; ``decode`` undoes it. ``decode`` clamps the
 pixels to [0, 1]; ``forward`` returns the unclamped reconstruction that training compares.
@@ -24,7 +19,6 @@ pixels to [0, 1]; ``forward`` returns the unclamped reconstruction that training
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -54,7 +48,6 @@ class LightCodecConfig:
     encoder_blocks: int = 1
     decoder_blocks: int = 3
     groups: int = 8  # GroupNorm groups
-    position_channels: int = 0  # fixed sin-cos position channels at the end of each latent
 
     def __post_init__(self):
         for name in ("image_size", "grid_size", "latent_dim", "width", "mlp_ratio", "groups"):
@@ -69,10 +62,6 @@ class LightCodecConfig:
             raise ValueError(f"image_size {self.image_size} is not divisible by grid_size {self.grid_size}")
         if self.patch_size & (self.patch_size - 1):
             raise ValueError(f"image_size / grid_size = {self.patch_size} is not a power of two")
-        if not isinstance(self.position_channels, int) or self.position_channels % 4 or self.position_channels < 0:
-            raise ValueError(f"position_channels must be a non-negative multiple of 4, got {self.position_channels!r}")
-        if self.position_channels >= self.latent_dim:
-            raise ValueError(f"position_channels {self.position_channels} leaves no appearance channels of {self.latent_dim}")
         if self.width % self.groups:
             raise ValueError(f"width {self.width} is not divisible by groups {self.groups}")
 
@@ -83,10 +72,6 @@ class LightCodecConfig:
     @property
     def patch_dim(self) -> int:
         return 3 * self.patch_size**2
-
-    @property
-    def appearance_dim(self) -> int:
-        return self.latent_dim - self.position_channels
 
     @classmethod
     def from_dict(cls, data: dict) -> LightCodecConfig:
@@ -114,30 +99,18 @@ def branch(c: LightCodecConfig, stem: nn.Module, blocks: int, out: int) -> nn.Se
     return nn.Sequential(stem, *body, nn.GroupNorm(c.groups, c.width), nn.SiLU(), head)
 
 
-def position_code(grid: int, channels: int) -> torch.Tensor:
-    """`1 channels grid grid`: sin and cos of x and y at frequencies pi, 4 pi, 16 pi, ... over the
-    unit square (cell centres), so that every cell differs from its neighbours."""
-    u = (torch.arange(grid, dtype=torch.float32) + 0.5) / grid
-    y, x = torch.meshgrid(u, u, indexing="ij")
-    angles = [math.pi * 4**k * axis for k in range(channels // 4) for axis in (x, y)]
-    code = [f(a) for a in angles for f in (torch.sin, torch.cos)]
-    return torch.stack(code)[None] if code else torch.zeros(1, 0, grid, grid)
-
-
 class LightCodec(nn.Module):
     """Frames ``(b, 3, H, W)`` in [0, 1] <-> latents ``(b, latent_dim, grid_size, grid_size)``."""
 
     def __init__(self, config: LightCodecConfig | None = None):
         super().__init__()
         c = self.config = config or LightCodecConfig()
-        a = c.appearance_dim
-        self.encoder_linear = nn.Conv2d(c.patch_dim, a, 1)
-        self.encoder_branch = branch(c, nn.Conv2d(c.patch_dim, c.width, 1), c.encoder_blocks, a)
-        self.decoder_linear = nn.Conv2d(a, c.patch_dim, 1)
-        self.decoder_branch = branch(c, nn.Conv2d(a, c.width, 3, padding=1), c.decoder_blocks, c.patch_dim)
-        self.register_buffer("latent_mean", torch.zeros(1, a, 1, 1))
-        self.register_buffer("latent_std", torch.ones(1, a, 1, 1))
-        self.register_buffer("position", position_code(c.grid_size, c.position_channels), persistent=False)
+        self.encoder_linear = nn.Conv2d(c.patch_dim, c.latent_dim, 1)
+        self.encoder_branch = branch(c, nn.Conv2d(c.patch_dim, c.width, 1), c.encoder_blocks, c.latent_dim)
+        self.decoder_linear = nn.Conv2d(c.latent_dim, c.patch_dim, 1)
+        self.decoder_branch = branch(c, nn.Conv2d(c.latent_dim, c.width, 3, padding=1), c.decoder_blocks, c.patch_dim)
+        self.register_buffer("latent_mean", torch.zeros(1, c.latent_dim, 1, 1))
+        self.register_buffer("latent_std", torch.ones(1, c.latent_dim, 1, 1))
 
     @property
     def image_size(self) -> int:
@@ -152,34 +125,32 @@ class LightCodec(nn.Module):
         return self.config.latent_dim
 
     def embed(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Pixels ``(b, 3, image_size, image_size)`` -> unstandardised appearance latents ``(b, a, h, w)``."""
+        """Pixels ``(b, 3, image_size, image_size)`` -> unstandardised latents ``(b, d, h, w)``."""
         p = self.config.patch_size
         patches = rearrange(pixels, "b c (h p) (w q) -> b (p q c) h w", p=p, q=p)
         return self.encoder_linear(patches) + self.encoder_branch(patches)
 
     def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
-        """Unstandardised appearance latents -> unclamped pixels ``(b, 3, image_size, image_size)``."""
+        """Unstandardised latents -> unclamped pixels ``(b, 3, image_size, image_size)``."""
         p = self.config.patch_size
         patches = self.decoder_linear(z) + self.decoder_branch(z)
         return rearrange(patches, "b (p q c) h w -> b c (h p) (w q)", p=p, q=p)
 
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Pixels ``(b, 3, H, W)`` in [0, 1] -> standardised latents ``(b, d, h, w)`` (position last)."""
+        """Pixels ``(b, 3, H, W)`` in [0, 1] -> standardised latents ``(b, d, h, w)``."""
         if pixels.ndim != 4 or pixels.shape[1] != 3 or not pixels.is_floating_point():
             raise ValueError(f"expected float pixels (b, 3, H, W), got {tuple(pixels.shape)} {pixels.dtype}")
         size = self.image_size
         if pixels.shape[-2:] != (size, size):
             pixels = F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        appearance = (self.embed(pixels) - self.latent_mean) / self.latent_std
-        return torch.cat((appearance, self.position.expand(len(appearance), -1, -1, -1)), dim=1)
+        return (self.embed(pixels) - self.latent_mean) / self.latent_std
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Standardised latents ``(b, d, h, w)`` -> pixels ``(b, 3, image_size, image_size)`` in [0, 1]."""
         expected = (self.latent_dim, self.grid_size, self.grid_size)
         if latents.ndim != 4 or tuple(latents.shape[1:]) != expected:
             raise ValueError(f"expected latents (b, {', '.join(map(str, expected))}), got {tuple(latents.shape)}")
-        appearance = latents[:, : self.config.appearance_dim]
-        return self.reconstruct(appearance * self.latent_std + self.latent_mean).clamp(0, 1)
+        return self.reconstruct(latents * self.latent_std + self.latent_mean).clamp(0, 1)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Unclamped reconstruction of ``image_size`` pixels: what training compares with them."""

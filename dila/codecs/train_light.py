@@ -59,7 +59,7 @@ def evaluate(model: LightCodec, frames: np.ndarray, batch: int = 256) -> dict[st
 @torch.no_grad()
 def pca_init(model: LightCodec, frames: np.ndarray, samples: int = 1024, seed: int = 0) -> None:
     """Make the linear paths whitened patch PCA: unit-variance latents, best linear reconstruction."""
-    p, d = model.config.patch_size, model.config.appearance_dim
+    p, d = model.config.patch_size, model.latent_dim
     index = np.random.default_rng(seed).choice(len(frames), min(samples, len(frames)), replace=False)
     pixels = to_pixels(frames[np.sort(index)]).double()
     patches = rearrange(pixels, "n c (h p) (w q) -> (n h w) (p q c)", p=p, q=p)
@@ -166,7 +166,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--heldout-clips", type=int, default=500)
     parser.add_argument("--frames-per-clip", type=int, default=2)
     parser.add_argument("--latent-dim", type=int, default=LightCodecConfig.latent_dim)
-    parser.add_argument("--position-channels", type=int, default=LightCodecConfig.position_channels)
     parser.add_argument("--width", type=int, default=LightCodecConfig.width)
     parser.add_argument("--mlp-ratio", type=int, default=LightCodecConfig.mlp_ratio)
     parser.add_argument("--encoder-blocks", type=int, default=LightCodecConfig.encoder_blocks)
@@ -185,7 +184,7 @@ def main() -> None:
     heldout_frames = procedural_frames("heldout", args.heldout_clips, args.frames_per_clip, args.seed)
     print(f"data: {len(train_frames)} train / {len(heldout_frames)} held-out frames")
     config = LightCodecConfig(
-        latent_dim=args.latent_dim, position_channels=args.position_channels, width=args.width, mlp_ratio=args.mlp_ratio,
+        latent_dim=args.latent_dim, width=args.width, mlp_ratio=args.mlp_ratio,
         encoder_blocks=args.encoder_blocks, decoder_blocks=args.decoder_blocks,
     )
     model = LightCodec(config)
