@@ -1,10 +1,14 @@
 """The bundled default model: present, small, quick to load, and working at pixel level."""
+import json
 import time
 
 import numpy as np
 
 from dila.codecs.light import LightCodec
+from dila.data.procedural import ProceduralVideoDataset
+from dila.evaluate import predict_clips
 from dila.hub import BUNDLED
+from dila.metrics import psnr
 from dila.pipeline import Pipeline
 from dila.train import small_config
 
@@ -24,3 +28,17 @@ def test_loads_quickly_and_runs():
 def test_files_are_small():
     sizes = [p.stat().st_size for p in BUNDLED.rglob("*.safetensors")]
     assert len(sizes) == 2 and sum(sizes) < 20 * 1024**2
+
+
+def test_prediction_quality_matches_its_evaluation(one_thread):
+    """One-step predictions on a few held-out clips score what `checkpoints/eval.json` reports."""
+    reported = json.loads((BUNDLED / "eval.json").read_text())["prediction"]
+    pipeline = Pipeline.from_pretrained()
+    data = ProceduralVideoDataset("heldout", num_clips=8, frames=5, seed=0)
+    frames = np.stack([data.clip(i).frames for i in range(len(data))])
+    predicted = predict_clips(pipeline, frames)
+    one_step = psnr(predicted["one_step"], frames[:, 1:])
+    grey = psnr(np.full_like(frames[:, 1:], 128), frames[:, 1:])
+    assert one_step > grey + 6
+    assert abs(one_step - reported["one_step"]["psnr"]) < 1.5
+    assert psnr(predicted["codec"], frames) >= 32.0
