@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from einops import rearrange
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from einops import rearrange
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
