@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import socket
+import stat
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from dila.config import DiLAConfig
+from dila.hub_fetch import CHECKPOINT_SUFFIXES, FetchError, fetch, is_repo_id, pick_checkpoint
 from dila.published import infer_config, is_published_layout, strip_wrappers, to_our_layout
 from dila.world_model import ActionAdapter, DiLAWorldModel
 
@@ -25,6 +27,7 @@ BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints"
 PUBLISHED_REPO = "senngadaisuki/disentangled-latent-action-world-models"
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 HUB_PROBE_SECONDS = 3.0
+SYSTEM_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
 
 
 class CheckpointError(ValueError):
@@ -43,6 +46,8 @@ def load_world_model(
     action_adapter: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
     fallback: str | os.PathLike | None = None,
+    hub_only: bool = False,
+    max_download_bytes: int | None = None,
 ) -> DiLAWorldModel:
     """Load a DiLA world model in eval mode from
 
@@ -50,17 +55,20 @@ def load_world_model(
     - a published `.pt` file (`{'model': sd}`, `{'module': sd}` or a bare state dict), or
     - a Hub repo id (our format, or the `.pt` named by `filename`).
 
-    When the Hub cannot be reached and the files are not cached, raise `HubUnavailableError`
-    within seconds, or, if `fallback` is given, warn and load that source instead.
+    `hub_only`: read `source` as a repo id only, never as a local path. `max_download_bytes`:
+    refuse a repo whose model files are larger. When the Hub cannot be reached, does not answer
+    in time (about 10 s), or the files are not cached offline, raise `HubUnavailableError`, or,
+    if `fallback` is given, warn and load that source instead.
     """
     try:
-        path = resolve(source, filename=filename, revision=revision)
+        path, name = resolve(source, filename=filename, revision=revision, hub_only=hub_only,
+                             max_download_bytes=max_download_bytes)
     except HubUnavailableError as error:
         if fallback is None:
             raise
         warnings.warn(f"{error} Loading {fallback} instead.", stacklevel=2)
-        path = Path(fallback)
-    model = _load_path(path)
+        path, name = Path(fallback), str(fallback)
+    model = _load_path(path, name)
     if action_adapter is not None:
         load_action_adapter(model, action_adapter)
     return model.to(device).eval()
@@ -103,68 +111,98 @@ def load_action_adapter(model: DiLAWorldModel, path: str | os.PathLike) -> None:
 # ---------------------------------------------------------------- files
 
 
-def read_pt(path: str | os.PathLike) -> object:
-    """Read a `.pt` with `weights_only=True`: tensors and plain containers only, no code runs."""
+def read_pt(path: str | os.PathLike, name: str | None = None) -> object:
+    """Read a `.pt` with `weights_only=True`: tensors and plain containers only, no code runs.
+    `name`: how messages call the file (its path by default)."""
+    name = name or str(path)
+    check_regular_file(path, name)
+    with open(path, "rb") as file:
+        head = file.read(4)
+    if not head:
+        raise CheckpointError(f"{name}: the file is empty")
+    if head[:2] != b"PK" and head[:1] != b"\x80":
+        raise CheckpointError(f"{name}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such file") from None
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as error:
+        if "Unsupported global" not in str(error):
+            raise CheckpointError(f"{name}: the checkpoint is truncated or damaged; download or save it again") from None
         raise CheckpointError(
-            f"{path}: refused by the weights-only loader: it holds objects other than tensors and plain "
+            f"{name}: refused by the weights-only loader: it holds objects other than tensors and plain "
             "containers, and unpickling them could run code"
         ) from None
-    except Exception as error:  # truncated archives, garbage bytes, directories
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable weights-only PyTorch checkpoint ({reason})") from None
+    except Exception:  # truncated archives, damaged records
+        raise CheckpointError(f"{name}: the checkpoint is truncated or damaged; download or save it again") from None
 
 
-def _unwrap(obj: object, path, keys=("model", "module", "state_dict")) -> dict[str, torch.Tensor]:
+def check_regular_file(path: str | os.PathLike, name: str) -> None:
+    """Refuse, without opening it, anything but a regular file (a FIFO or a device could block)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        raise CheckpointError(f"{name}: no such file") from None
+    if not stat.S_ISREG(mode) or _is_system_path(Path(path)):
+        raise CheckpointError(f"{name}: not a regular file")
+
+
+def _is_system_path(path: Path) -> bool:
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(root) for root in SYSTEM_ROOTS)
+
+
+def _unwrap(obj: object, name: str, keys=("model", "module", "state_dict")) -> dict[str, torch.Tensor]:
     if isinstance(obj, dict):
         for key in keys:
             if isinstance(obj.get(key), dict):
                 obj = obj[key]
                 break
-    if not isinstance(obj, dict) or not obj:
-        raise CheckpointError(f"{path}: expected a state dict (or {{'model': state_dict}}), got {type(obj).__name__}")
+    if isinstance(obj, dict) and not obj:
+        raise CheckpointError(f"{name}: the checkpoint holds no weights (an empty dictionary)")
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{name}: expected a dictionary of weights (a state dict), found a {type(obj).__name__}")
     bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if bad:
-        raise CheckpointError(f"{path}: entries that are not tensors: {bad[:8]}")
+        raise CheckpointError(f"{name}: entries that are not tensors: {bad[:8]}")
     return obj
 
 
-def _load_path(path: Path) -> DiLAWorldModel:
+def _load_path(path: Path, name: str) -> DiLAWorldModel:
+    if _is_system_path(path):
+        raise CheckpointError(f"{name}: not a model file or directory")
     if path.is_dir():
-        return _load_directory(path)
+        return _load_directory(path, name)
+    check_regular_file(path, name)
     if path.suffix == ".safetensors":
-        return _from_state_dict(_read_safetensors(path), path)
-    state = _unwrap(read_pt(path), path)
+        return _from_state_dict(_read_safetensors(path, name), name)
+    state = _unwrap(read_pt(path, name), name)
     if is_published_layout(state):
         state = to_our_layout(state)
-    return _from_state_dict({strip_wrappers(k): v for k, v in state.items()}, path)
+    return _from_state_dict({strip_wrappers(k): v for k, v in state.items()}, name)
 
 
-def _load_directory(directory: Path) -> DiLAWorldModel:
+def _load_directory(directory: Path, name: str) -> DiLAWorldModel:
     weights = directory / WEIGHTS_NAME
     if not weights.is_file():
-        found = sorted(p.name for p in directory.glob("*.pt*"))
+        found = sorted(p.name for p in directory.glob("*.pt*") if p.is_file())
         if len(found) == 1:
-            return _load_path(directory / found[0])
-        raise CheckpointError(f"{directory}: no {WEIGHTS_NAME} (and {len(found)} .pt files: {found})")
+            return _load_path(directory / found[0], f"{name}/{found[0]}")
+        raise CheckpointError(f"{name}: no {WEIGHTS_NAME} (and {len(found)} .pt files: {found})")
     config = None
     if (directory / CONFIG_NAME).is_file():
         try:
+            check_regular_file(directory / CONFIG_NAME, f"{name}/{CONFIG_NAME}")
             config = DiLAConfig.load(directory / CONFIG_NAME)
-        except (ValueError, TypeError, json.JSONDecodeError) as error:
-            raise CheckpointError(f"{directory / CONFIG_NAME}: invalid config ({error})") from None
-    return _from_state_dict(_read_safetensors(weights), weights, config)
+        except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"{name}/{CONFIG_NAME}: invalid config ({error})") from None
+    return _from_state_dict(_read_safetensors(weights, f"{name}/{WEIGHTS_NAME}"), f"{name}/{WEIGHTS_NAME}", config)
 
 
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+def _read_safetensors(path: Path, name: str) -> dict[str, torch.Tensor]:
+    check_regular_file(path, name)
     try:
         return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
+    except (SafetensorError, OSError, ValueError):
+        raise CheckpointError(f"{name}: not a readable safetensors file (truncated or damaged)") from None
 
 
 def _from_state_dict(state: dict[str, torch.Tensor], origin, config: DiLAConfig | None = None) -> DiLAWorldModel:
@@ -190,64 +228,96 @@ def _from_state_dict(state: dict[str, torch.Tensor], origin, config: DiLAConfig 
 # ---------------------------------------------------------------- the Hub
 
 
-def resolve(source: str | os.PathLike, *, filename: str | None = None, revision: str | None = None) -> Path:
-    """A local path as it is; a repo id -> the path of its file(s) in the Hugging Face cache."""
-    path = Path(source)
-    if path.exists():
-        return path / filename if filename else path
-    if isinstance(source, Path) or str(source).count("/") != 1 or str(source).startswith((".", "/", "~")):
-        raise CheckpointError(f"{source}: no such file or directory (and not a Hub repo id 'owner/name')")
+def resolve(source: str | os.PathLike, *, filename: str | None = None, revision: str | None = None,
+            hub_only: bool = False, max_download_bytes: int | None = None) -> tuple[Path, str]:
+    """A local path as it is; a repo id -> the path of its file(s) in the Hugging Face cache.
+    Returns the path and the name messages use for it (never a cache path)."""
+    path, text = Path(source), str(source)
+    if not hub_only and path.exists():
+        return (path / filename, f"{text}/{filename}") if filename else (path, text)
+    if isinstance(source, Path) or not is_repo_id(text):
+        what = "not a Hub repo id 'owner/name'" if hub_only else "no such file or directory (and not a Hub repo id 'owner/name')"
+        raise CheckpointError(f"{text}: {what}")
+    return _resolve_repo(text, filename, revision, max_download_bytes)
+
+
+def _resolve_repo(repo_id: str, filename: str | None, revision: str | None, max_bytes: int | None) -> tuple[Path, str]:
     offline = hub_offline()
+    reason = "HF_HUB_OFFLINE is set"
     if not offline and not hub_reachable():
-        offline = True
-        unreachable = "the Hub cannot be reached"
-    else:
-        unreachable = "HF_HUB_OFFLINE is set"
+        offline, reason = True, "the Hub cannot be reached"
+    if offline:
+        return _from_cache(repo_id, filename, revision, reason)
     try:
-        return _resolve_repo(str(source), filename, revision, local_only=offline)
-    except FileNotFoundError as error:
-        if not offline:
-            raise CheckpointError(f"{source}: {error}") from None
+        paths = [Path(p) for p in fetch(repo_id, filename, revision=revision, cache_dir=hub_cache_dir(), max_bytes=max_bytes)]
+    except FetchError as error:
+        if error.kind != "unavailable":
+            raise CheckpointError(str(error)) from None
         raise HubUnavailableError(
-            f"{source}: {unreachable} and the files are not in the local cache ({error}). "
-            f"Download them where the Hub is reachable (`huggingface-cli download {source}`) "
-            "and copy the cache, or pass a local directory or .pt file."
+            f"{repo_id}: {error}. Try again later, or download it where the Hub answers "
+            f"(`hf download {repo_id}`), copy the cache and set HF_HUB_OFFLINE=1."
         ) from None
+    name = f"{repo_id}/{paths[-1].name}"
+    return (paths[-1].parent, repo_id) if paths[-1].name == WEIGHTS_NAME and not filename else (paths[-1], name)
 
 
-def _resolve_repo(repo_id: str, filename: str | None, revision: str | None, local_only: bool) -> Path:
-    from huggingface_hub import hf_hub_download, snapshot_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+def _from_cache(repo_id: str, filename: str | None, revision: str | None, reason: str) -> tuple[Path, str]:
+    from huggingface_hub import try_to_load_from_cache
 
-    def fetch(name: str) -> Path:
+    def cached(name: str) -> Path | None:
+        found = try_to_load_from_cache(repo_id, name, cache_dir=hub_cache_dir(), revision=revision)
+        return Path(found) if isinstance(found, str) else None
+
+    if filename and cached(filename):
+        return cached(filename), f"{repo_id}/{filename}"
+    if not filename and cached(CONFIG_NAME) and cached(WEIGHTS_NAME):
+        return cached(WEIGHTS_NAME).parent, repo_id
+    snapshot = _cached_snapshot(repo_id, revision)
+    names = [str(p.relative_to(snapshot)) for p in snapshot.rglob("*") if p.suffix in CHECKPOINT_SUFFIXES] if snapshot else []
+    if names and not filename:
         try:
-            return Path(hf_hub_download(repo_id, name, revision=revision, local_files_only=local_only))
-        except (LocalEntryNotFoundError, EntryNotFoundError) as error:
-            raise FileNotFoundError(f"{repo_id}/{name}: {type(error).__name__}") from None
+            chosen = pick_checkpoint(names, repo_id)
+        except FetchError as error:
+            raise CheckpointError(str(error)) from None
+        return snapshot / chosen, f"{repo_id}/{chosen}"
+    raise HubUnavailableError(
+        f"{repo_id}: {reason} and the files are not in the local cache. Download them where the Hub is "
+        f"reachable (`hf download {repo_id}`) and copy the cache, or pass a local directory or .pt file."
+    )
 
-    if filename:
-        return fetch(filename)
+
+def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
+    root = Path(hub_cache_dir()) / f"models--{repo_id.replace('/', '--')}"
+    ref = root / "refs" / (revision or "main")
+    commit = ref.read_text().strip() if ref.is_file() else revision
+    snapshot = root / "snapshots" / commit if commit else None
+    return snapshot if snapshot is not None and snapshot.is_dir() else None
+
+
+def hub_file(repo_id: str, filename: str, *, cache_dir: str | None = None, local_only: bool | None = None) -> Path:
+    """One file of a repo through the cache, every network wait bounded (see `dila.hub_fetch`);
+    raises `HubUnavailableError` or `CheckpointError`."""
+    offline = local_files_only(local_only)
+    if offline:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir or hub_cache_dir())
+        if isinstance(found, str):
+            return Path(found)
+        raise HubUnavailableError(f"{repo_id}/{filename}: offline (or the Hub cannot be reached) and not in the local cache")
     try:
-        fetch(CONFIG_NAME)
-        return fetch(WEIGHTS_NAME).parent
-    except FileNotFoundError:
-        pass
-    try:
-        snapshot = Path(snapshot_download(repo_id, revision=revision, local_files_only=local_only, allow_patterns=["*.pt", "*.pth"]))
-    except LocalEntryNotFoundError:
-        raise FileNotFoundError(f"{repo_id}: nothing cached") from None
-    return _pick_published_file(snapshot, repo_id)
+        return Path(fetch(repo_id, filename, cache_dir=cache_dir or hub_cache_dir())[0])
+    except FetchError as error:
+        raise (HubUnavailableError if error.kind == "unavailable" else CheckpointError)(str(error)) from None
 
 
-def _pick_published_file(snapshot: Path, repo_id: str) -> Path:
-    files = sorted(p for p in snapshot.rglob("*") if p.suffix in (".pt", ".pth"))
-    if len(files) == 1:
-        return files[0]
-    preferred = [p for p in files if "phase2" in str(p.relative_to(snapshot)) and "final" in p.name]
-    if len(preferred) == 1:
-        return preferred[0]
-    names = [str(p.relative_to(snapshot)) for p in files]
-    raise CheckpointError(f"{repo_id}: {len(files)} checkpoint files {names[:10]}; choose one with filename=...")
+def hub_cache_dir() -> str:
+    """The hub cache as the environment says now (`huggingface_hub` freezes it at import)."""
+    from huggingface_hub import constants
+
+    if cache := os.environ.get("HF_HUB_CACHE"):
+        return os.path.expanduser(cache)
+    return constants.HF_HUB_CACHE
 
 
 def hub_offline() -> bool:

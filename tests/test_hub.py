@@ -1,5 +1,8 @@
 """Loading and saving: our format, published .pt files, hostile files, and the Hub offline."""
+import contextlib
 import os
+import socket
+import threading
 import time
 
 import pytest
@@ -7,7 +10,7 @@ import torch
 from helpers import free_port
 from safetensors.torch import save_file
 
-from dila import hub
+from dila import hub, hub_fetch
 from dila.hub import (
     CheckpointError,
     HubUnavailableError,
@@ -192,3 +195,123 @@ def test_action_adapter_inside_and_beside(published_state, tmp_path):
     actions = torch.randn(3, 4)
     with torch.no_grad():
         assert torch.allclose(model.robot_to_latent(actions), beside.robot_to_latent(actions))
+
+
+# ---------------------------------------------------------------- hostile files, silent Hubs
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (b"hello world\n" * 10, "not a PyTorch checkpoint"),
+    (b"\x80\x04garbage-after-a-pickle-marker", "truncated or damaged"),
+])
+def test_unreadable_checkpoints_get_a_sentence(tmp_path, content, message):
+    (tmp_path / "bad.pt").write_bytes(content)
+    with pytest.raises(CheckpointError, match=message) as error:
+        load_world_model(tmp_path / "bad.pt")
+    assert "(101)" not in str(error.value) and "Errno" not in str(error.value)
+
+
+def test_empty_dict_and_truncated_zip(published_state, tmp_path):
+    torch.save({}, tmp_path / "empty.pt")
+    with pytest.raises(CheckpointError, match="holds no weights"):
+        load_world_model(tmp_path / "empty.pt")
+    torch.save({"model": published_state}, tmp_path / "full.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "full.pt").read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="cut.pt: the checkpoint is truncated or damaged"):
+        load_world_model(tmp_path / "cut.pt")
+
+
+def test_special_files_are_refused_without_opening_them(tmp_path):
+    os.mkfifo(tmp_path / "pipe.pt")
+    start = time.perf_counter()
+    for source in (tmp_path / "pipe.pt", "/dev/zero", "/proc/self/environ"):
+        with pytest.raises(CheckpointError, match="not a (regular file|model file)"):
+            load_world_model(source)
+    assert time.perf_counter() - start < 1.0
+
+
+@contextlib.contextmanager
+def silent_hub(trickle_s: float | None = None):
+    """A loopback "Hub" that accepts connections and never answers, or (with `trickle_s`) answers
+    one byte every `trickle_s` seconds."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve(conn):
+        with conn:
+            while trickle_s is not None and not stop.wait(trickle_s):
+                try:
+                    conn.sendall(b"H")
+                except OSError:
+                    return
+            stop.wait()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        server.close()
+
+
+def test_a_hub_that_never_answers_falls_back_within_15_s(monkeypatch, tiny_model, tmp_path, hf_cache):
+    save_world_model(tiny_model, tmp_path)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with silent_hub() as endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        start = time.perf_counter()
+        with pytest.warns(UserWarning, match="did not answer within"):
+            model = load_world_model(REPO, fallback=tmp_path)
+        elapsed = time.perf_counter() - start
+    print(f"\nsilent Hub -> fallback model in {elapsed:.1f} s")
+    assert model.config == tiny_model.config and elapsed < 15
+
+
+def test_a_hub_that_trickles_fails_at_the_deadline(monkeypatch, hf_cache):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub_fetch, "METADATA_S", 3.0)
+    with silent_hub(trickle_s=0.2) as endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        start = time.perf_counter()
+        with pytest.raises(HubUnavailableError, match="did not answer within.*HF_HUB_OFFLINE=1"):
+            load_world_model(REPO)
+        assert time.perf_counter() - start < 6
+
+
+def test_repo_ids_and_hub_only():
+    assert hub_fetch.is_repo_id(REPO) and hub_fetch.is_repo_id(hub.PUBLISHED_REPO)
+    for text in ("/etc/passwd", "~", "../a/b", "a/b/c", "a--b/c", "a/b.git", "etc/..", ".a/b", "a/"):
+        assert not hub_fetch.is_repo_id(text), text
+    with pytest.raises(CheckpointError, match="not a Hub repo id"):
+        load_world_model("/etc", hub_only=True)
+
+
+def test_the_published_checkpoint_is_picked_by_name():
+    names = ["phase1/DiLA_final.pt", "phase2/DiLA_step10.pt", "phase2/DiLA_final.pt", "README.md"]
+    assert hub_fetch.pick_checkpoint(names, REPO) == "phase2/DiLA_final.pt"
+    assert hub_fetch.choose(["config.json", "model.safetensors", "x.pt"], REPO, None) == ["config.json", "model.safetensors"]
+    with pytest.raises(hub_fetch.FetchError, match="2 checkpoint files"):
+        hub_fetch.pick_checkpoint(["a.pt", "b.pt"], REPO)
+
+
+def test_codec_files_from_a_trickling_hub_fail_at_the_deadline(monkeypatch, tmp_path):
+    from dila.codecs.rae import CodecLoadError, load_rae_codec
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub_fetch, "METADATA_S", 2.0)
+    with silent_hub(trickle_s=0.2) as endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        start = time.perf_counter()
+        with pytest.raises(CodecLoadError, match="RAE decoder.*did not answer within"):
+            load_rae_codec()
+        assert time.perf_counter() - start < 5

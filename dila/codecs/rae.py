@@ -28,7 +28,7 @@ from torch import nn
 from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel, ViTMAEConfig
 from transformers.models.vit_mae.modeling_vit_mae import ViTMAELayer
 
-from dila.hub import CheckpointError, read_pt
+from dila.hub import CheckpointError, hub_file, read_pt
 from dila.hub import local_files_only as use_cache_only
 
 logger = logging.getLogger(__name__)
@@ -381,12 +381,10 @@ def _hub_cache_dir() -> str:
 
 
 def _hub_file(repo_id: str, filename: str, what: str, offline: bool, download: str | None = None) -> Path:
-    from huggingface_hub import hf_hub_download
-
     try:
-        return Path(hf_hub_download(repo_id, filename, cache_dir=_hub_cache_dir(), local_files_only=offline))
+        return hub_file(repo_id, filename, cache_dir=_hub_cache_dir(), local_only=offline)
     except Exception as err:  # noqa: BLE001 - offline misses, HTTP and network errors alike
-        mode = "offline mode: not in the Hugging Face cache" if offline else type(err).__name__
+        mode = "offline mode: not in the Hugging Face cache" if offline else str(err)
         download = download or f"hf download {repo_id} {filename}"
         raise CodecLoadError(
             f"{what} '{filename}' from {repo_id} is unavailable ({mode}). "
@@ -408,12 +406,13 @@ def _load_encoder(encoder: str | Path, offline: bool) -> Dinov2WithRegistersMode
     if not local and (path.is_absolute() or name.startswith((".", "~")) or name.count("/") != 1):
         raise CodecLoadError(f"encoder directory not found: {encoder} (nor is it a Hub repo id 'owner/name')")
     if not local:
-        _hub_file(name, "config.json", "encoder config", offline, download=f"hf download {name}")
+        for filename in ("config.json",) if offline else ("config.json", "model.safetensors"):
+            _hub_file(name, filename, "encoder files", offline, download=f"hf download {name}")
     try:
         return Dinov2WithRegistersModel.from_pretrained(
             str(path) if local else name,
             cache_dir=None if local else _hub_cache_dir(),
-            local_files_only=local or offline,
+            local_files_only=True,
             dtype=torch.float32,
         )
     except (OSError, ValueError) as err:
