@@ -17,9 +17,30 @@ class Clip:
     fps: float
     actions: np.ndarray  # (t-1) a float32
     source: str | None = None  # the file it came from, to decode again for another model
+    fit: str = "letterbox"  # how a non-square source became square: "letterbox" or "crop"
+    aspect: float = 1.0  # the source's width / height
 
     def card(self, draggable: bool = True) -> str:
-        return card(self.id, self.name, len(self.frames), self.frames[0], draggable)
+        return card(self.id, self.name, len(self.frames), self.frames[0], draggable, self.shape_note())
+
+    def shape_note(self) -> str:
+        """How the source's shape was fitted to the model's square frames, in words."""
+        if abs(self.aspect - 1) < 0.01:
+            return "square"
+        ratio = aspect_name(self.aspect)
+        if self.fit == "letterbox":
+            return f"{ratio}, letterboxed"
+        lost = 1 - min(self.aspect, 1 / self.aspect)
+        side = "width" if self.aspect > 1 else "height"
+        return f"{ratio}, centre-cropped ({lost:.0%} of the {side} not shown)"
+
+
+def aspect_name(aspect: float) -> str:
+    """4:3, 16:9, ... for the usual ratios, else the ratio to two decimals."""
+    for width, height in ((4, 3), (3, 4), (16, 9), (9, 16), (3, 2), (2, 3), (21, 9), (5, 4), (4, 5)):
+        if abs(aspect - width / height) < 0.02:
+            return f"{width}:{height}"
+    return f"{aspect:.2f}:1"
 
 
 class Library:
@@ -39,10 +60,12 @@ class Library:
         if len(self) + count > self.max_clips:
             raise UserError(f"The library holds at most {self.max_clips} clips; remove some first.")
 
-    def add(self, name: str, frames: np.ndarray, fps: float, actions: np.ndarray, source: str | None = None) -> Clip:
+    def add(self, name: str, frames: np.ndarray, fps: float, actions: np.ndarray, source: str | None = None,
+            fit: str = "letterbox", aspect: float = 1.0) -> Clip:
         self.check_room()
         self._counter += 1
-        clip = Clip(f"c{self._counter}", safe_name(name), frames, float(fps), np.asarray(actions, np.float32), source)
+        clip = Clip(f"c{self._counter}", safe_name(name), frames, float(fps), np.asarray(actions, np.float32), source,
+                    fit, float(aspect))
         self._clips[clip.id] = clip
         self.version += 1
         return clip

@@ -5,20 +5,43 @@ from pathlib import Path
 
 import numpy as np
 
-from dila.video import VideoError, read_video
+from dila.video import VideoError, center_crop_square, read_video, resize_frames
 from explorer.errors import UserError
 
 VIDEO_TYPES = (".mp4", ".webm", ".mov", ".avi", ".mkv", ".gif", ".m4v")
+FITS = ("letterbox", "crop")
 
 
-def decode_clip(path: str, image_size: int, max_frames: int, max_duration_s: float) -> dict[str, np.ndarray]:
-    """Up to `max_frames` evenly spaced frames, centre-cropped and resized to `image_size`."""
+def decode_clip(path: str, image_size: int, max_frames: int, max_duration_s: float,
+                fit: str = "letterbox") -> dict[str, np.ndarray]:
+    """Up to `max_frames` evenly spaced frames, square at `image_size`: the whole frame with
+    black bars (`letterbox`) or its centre (`crop`); `aspect` is the source's width / height."""
+    if fit not in FITS:
+        raise UserError(f"Fit must be one of {', '.join(FITS)}, got {fit!r}.")
     try:
-        video = read_video(path, max_frames=max_frames, size=(image_size, image_size), crop_square=True,
-                           max_duration_s=max_duration_s)
+        video = read_video(path, max_frames=max_frames, max_pixels=(2 * image_size) ** 2, max_duration_s=max_duration_s)
     except VideoError as error:
         raise UserError(str(error)) from None
-    return {"frames": video.frames, "fps": np.float64(video.fps)}
+    height, width = video.frames.shape[1:3]
+    square = letterbox if fit == "letterbox" else crop
+    frames = np.stack([square(frame, image_size) for frame in video.frames])
+    return {"frames": frames, "fps": np.float64(video.fps), "aspect": np.float64(width / height)}
+
+
+def crop(frame: np.ndarray, side: int) -> np.ndarray:
+    return resize_frames(center_crop_square(frame)[None], (side, side))[0]
+
+
+def letterbox(frame: np.ndarray, side: int) -> np.ndarray:
+    """The whole frame scaled to fit a `side` square, centred on black."""
+    height, width = frame.shape[:2]
+    scale = side / max(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    inner = resize_frames(frame[None], size)[0]
+    out = np.zeros((side, side, 3), np.uint8)
+    top, left = (side - size[0]) // 2, (side - size[1]) // 2
+    out[top:top + size[0], left:left + size[1]] = inner
+    return out
 
 
 def check_upload(path: str | Path, max_mb: int) -> Path:

@@ -1,5 +1,5 @@
-"""Where the model runs: the GPU when there is one, and Hugging Face ZeroGPU's decorator when
-the `spaces` package is installed."""
+"""Where the model runs: the GPU when there is one, and Hugging Face ZeroGPU's decorator around
+GPU work when the `spaces` package is installed."""
 from __future__ import annotations
 
 import os
@@ -27,7 +27,13 @@ def _call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
 
 
-def _accelerated() -> Callable:
+def on_gpu(fn: Callable, args: tuple) -> bool:
+    """Whether `fn` works on a CUDA model: a pipeline's method, or a function of a pipeline."""
+    owner = getattr(fn, "__self__", None) or (args[0] if args else None)
+    return str(getattr(owner, "device", "cpu")).startswith("cuda")
+
+
+def _gpu_call() -> Callable:
     try:
         import spaces
     except ImportError:
@@ -35,5 +41,10 @@ def _accelerated() -> Callable:
     return spaces.GPU(_call)
 
 
-compute = _accelerated()
-"""`compute(fn, *args, **kwargs)` runs model work; under ZeroGPU it holds a GPU for the call."""
+_on_gpu_call = _gpu_call()
+
+
+def compute(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Runs model work; under ZeroGPU (the `spaces` package) only CUDA work holds a GPU for the
+    call: the CPU model's previews and steps run as they are."""
+    return (_on_gpu_call if on_gpu(fn, args) else _call)(fn, *args, **kwargs)

@@ -55,6 +55,7 @@ CSS = """
 #clip-gallery .dila-cards { display: flex; flex-wrap: wrap; gap: 8px; }
 .dila-card { width: 84px; cursor: grab; text-align: center; font-size: 11px; user-select: none; }
 .dila-card img, .dila-dropzone img { width: 76px; height: 76px; image-rendering: pixelated; border-radius: 4px; }
+.dila-card small { display: block; color: #6b7280; font-size: 10px; line-height: 1.2; }
 .dila-card span { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .dila-dropzone { border: 2px dashed #999; border-radius: 8px; padding: 10px; min-height: 96px;
   display: flex; gap: 10px; align-items: center; justify-content: center; }
@@ -70,11 +71,14 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^\w.\- ]", "_", name)[:40] or "clip"
 
 
-def card(clip_id: str, name: str, frames: int, thumbnail: np.ndarray, draggable: bool = True) -> str:
+def card(clip_id: str, name: str, frames: int, thumbnail: np.ndarray, draggable: bool = True, shape: str = "") -> str:
     name = html.escape(safe_name(name))
     drag = str(draggable).lower()
-    return (f'<div class="dila-card" draggable="{drag}" data-clip-id="{html.escape(clip_id)}" title="{name}: {frames} frames">'
-            f'<img src="{png_data_uri(thumbnail)}" alt="{name}" draggable="false"><span>{name}</span></div>')
+    shape = html.escape(shape)
+    return (f'<div class="dila-card" draggable="{drag}" data-clip-id="{html.escape(clip_id)}" '
+            f'title="{name}: {frames} frames{", " + shape if shape else ""}">'
+            f'<img src="{png_data_uri(thumbnail)}" alt="{name}" draggable="false"><span>{name}</span>'
+            f'<small class="dila-shape">{shape}</small></div>')
 
 
 def gallery(cards: list[str]) -> str:

@@ -111,7 +111,11 @@ class ActionMap:
     pca_points: np.ndarray
     umap: Future | None = None
     umap_note: str = ""
-    settled: bool = False  # drawn after UMAP finished (or without UMAP)
+    interim: np.ndarray | None = None  # these actions placed on the previous version's UMAP layout
+    touched: bool = False  # the user chose a point or steered on this map
+    adopted: bool = False  # the user asked for the new UMAP layout
+    shown: str = ""  # the projection last drawn
+    note_shown: str = ""  # the note last shown with it
 
     @property
     def magnitudes(self) -> np.ndarray:
@@ -134,22 +138,34 @@ class ActionMap:
         return ""
 
     def method(self, wanted: str) -> str:
-        """`wanted` ('auto', 'pca' or 'umap') resolved to what can be shown now."""
-        return "umap" if wanted in ("auto", "umap") and self.umap_points() is not None else "pca"
+        """`wanted` ('auto', 'pca' or 'umap') resolved to what can be shown now: 'pca', 'umap', or
+        'interim' (the previous UMAP layout with these actions placed on it). 'auto' keeps the
+        layout the user knows: it moves to the UMAP fit once that is ready, unless the map was used
+        meanwhile and the user has not asked for the new layout."""
+        if wanted == "pca":
+            return "pca"
+        ready = self.umap_points() is not None
+        if ready and (wanted == "umap" or self.adopted or not self.touched):
+            return "umap"
+        return "interim" if self.interim is not None else "pca"
 
     def points(self, method: str) -> np.ndarray:
-        return self.umap_points() if method == "umap" else self.pca_points
+        return {"umap": self.umap_points, "interim": lambda: self.interim}.get(method, lambda: self.pca_points)()
 
     def locate(self, method: str, actions: np.ndarray) -> np.ndarray:
-        if method == "umap":
-            return place(actions, self.actions, self.umap_points())
+        if method in ("umap", "interim"):
+            return place(actions, self.actions, self.points(method))
         return self.pca.project(actions)[:, :2]
 
 
 def build_map(version: int, actions: np.ndarray, clip_index: np.ndarray, times: np.ndarray,
-              embedder: Embedder | None, min_umap_points: int) -> ActionMap:
+              embedder: Embedder | None, min_umap_points: int, previous: ActionMap | None = None) -> ActionMap:
+    """The map of a library version; when `previous` showed a UMAP layout, these actions are
+    placed on it (`interim`) until their own fit is ready."""
     pca = fit_pca(actions)
     result = ActionMap(version, actions, clip_index, times, pca, pca.project(actions)[:, :2])
+    if previous is not None and previous.shown in ("umap", "interim"):
+        result.interim = place(actions, previous.actions, previous.points(previous.shown)).astype(np.float32)
     if embedder is None:
         result.umap_note = "UMAP is off."
     elif len(actions) < min_umap_points:

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer import gallery, planning, steer
+from explorer import gallery, planning, steer, words
 from explorer.clips import Clip, Library
-from explorer.decode import VIDEO_TYPES, check_upload
+from explorer.decode import FITS, VIDEO_TYPES, check_upload
 from explorer.device import compute, pick_device
 from explorer.errors import UserError
-from explorer.figures import Marks, action_map, empty_figure
+from explorer.figures import Marks, action_map, empty_figure, plan_figure, sprites
 from explorer.limits import Limits
 from explorer.media import fit_image, panels, write_clip
 from explorer.models import LoadedModel, ModelCache, default_source
+from explorer.quality import Quality, read_quality
 from explorer.projection import ActionMap, Embedder, build_map, worker_fit
 from explorer.sessions import Session, SessionStore
 from explorer.steer import Steering
@@ -25,13 +26,21 @@ from explorer.worker import Worker, WorkerError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SLIDER_LIMIT = 5.0
+PICKS = ("remove", "map", "steer", "motion", "appearance", "structure", "content", "plan_start", "plan_goal")
+"""The page's clip pickers, in the order `start` and `views` take and return them."""
+DEMO = ("translation.webm", "rotation.webm", "pair_motion.webm", "pair_appearance.webm")
+"""Examples a new page starts with (`start`); the pair is made for transfer and rebinding."""
 
 
 class Explorer:
     def __init__(self, model: str | None = None, device: str | None = None, limits: Limits = Limits(),
-                 embedder: Embedder | None | str = "worker", assets: Path = ASSETS, root: Path | None = None):
+                 embedder: Embedder | None | str = "worker", assets: Path = ASSETS, root: Path | None = None,
+                 demo: tuple[str, ...] = ()):
         self.limits = limits
         self.assets = Path(assets)
+        self.demo = tuple(demo)
+        self._demo_clips: dict[str, list[Clip]] = {}
+        self._demo_lock = threading.Lock()
         self.models = ModelCache(model or default_source(), device or pick_device())
         self._decoder = Worker(memory_mb=limits.decode_memory_mb, preload=("explorer.decode",))
         self._decoder.start()
@@ -56,8 +65,76 @@ class Explorer:
             self._umap_worker.close()
 
     def warm(self) -> str:
-        """Load the default model now (raises UserError when it cannot be loaded)."""
-        return self.models.get().info.markdown()
+        """Load the default model and its demo clips now (raises UserError when it cannot be loaded)."""
+        model = self.models.get()
+        self._demo(model)
+        return model.info.markdown()
+
+    def _demo(self, model: LoadedModel) -> list[Clip]:
+        """The demo clips for `model`, decoded and encoded once and shared (read-only) by sessions."""
+        with self._demo_lock:
+            if model.key not in self._demo_clips:
+                names = [n for n in self.demo if (self.assets / n).is_file()]
+                self._demo_clips[model.key] = [self._footage(model, str(self.assets / n), "letterbox") for n in names]
+            return self._demo_clips[model.key]
+
+    def start(self, sid: str):
+        """A page's first view: a new session gets the demo clips. Returns (gallery, status, model
+        card, quality line, each picker (PICKS order) with a useful first pick, each drop zone,
+        map figure, map note, map frames)."""
+        with self._session(sid) as (session, model):
+            if not session.started:
+                session.started = True
+                for clip in self._demo(model) if not len(session.library) else []:
+                    session.library.add(clip.name, clip.frames, clip.fps, clip.actions, clip.source, clip.fit, clip.aspect)
+            clips = [c.id for c in session.library]
+            first = {name: clips[0] if clips else None for name in PICKS}
+            by_name = {c.name: c.id for c in session.library}
+            first.update(remove=None, motion=by_name.get("pair_motion", first["motion"]),
+                         appearance=by_name.get("pair_appearance", clips[1] if len(clips) > 1 else None))
+            first.update(structure=first["appearance"], content=first["motion"])
+            options = session.library.options()
+            status = (f"Started with {len(clips)} example clips: click a point on the map, or steer from a frame."
+                      if clips else "")
+            zones = [self._zone(session, role, first[role]) for role in gallery.ROLES]
+            figure, note = self._figure(session, "clip", "auto")
+            return (self._gallery(session), status, self._card(model), self._quality(model).line(),
+                    *[Choices(options, first[name]) for name in PICKS], *zones, figure, note, self._sprites(session))
+
+    def views(self, sid: str, *picks: str | None):
+        """Every view of the library, for the page's picks (PICKS order) after the library changed:
+        (gallery, each picker (a pick of a clip no longer there is cleared), each drop zone, map
+        frames, and frame t, frame t+1, prediction (cleared with their clip))."""
+        with self._session(sid) as (session, _):
+            present = {c.id for c in session.library}
+            picks = dict(zip(PICKS, picks))
+            kept = {name: picks.get(name) if picks.get(name) in present else None for name in PICKS}
+            options = session.library.options()
+            pickers = [Choices(options, KEEP if kept[n] == picks.get(n) else None) for n in PICKS]
+            zones = [self._zone(session, role, kept[role]) for role in gallery.ROLES]
+            frames = (KEEP,) * 3 if kept["map"] or not picks.get("map") else (None,) * 3
+            return (self._gallery(session), *pickers, *zones, self._sprites(session), *frames)
+
+    def _zone(self, session: Session, role: str, clip_id: str | None) -> str:
+        if not clip_id:
+            return gallery.dropzone(role)
+        return gallery.dropzone(role, session.library.get(clip_id).card(draggable=False))
+
+    @staticmethod
+    def _sprites(session: Session) -> str:
+        return sprites(list(session.library), session.library.version)
+
+    def _card(self, model: LoadedModel) -> str:
+        return model.info.markdown() + "  \n" + self._quality(model).markdown()
+
+    @staticmethod
+    def _quality(model: LoadedModel) -> Quality:
+        return read_quality(model.key)
+
+    def quality_line(self, sid: str) -> str:
+        """The loaded model's measured quality in one sentence (shown beside generated images)."""
+        with self._session(sid) as (_, model):
+            return self._quality(model).line()
 
     def close_session(self, sid: str) -> None:
         self.sessions.drop(sid)
@@ -75,45 +152,48 @@ class Explorer:
 
     def model_info(self, sid: str) -> str:
         with self._session(sid) as (_, model):
-            return model.info.markdown()
+            return self._card(model)
 
     def load_model(self, sid: str, source: str) -> str:
         """Switch this session to `source` (empty: the default); on failure it keeps its model."""
         loaded = self.models.get(source or None)
         with self._session(sid) as (session, _):
             if loaded.key == session.model_key:
-                return loaded.info.markdown()
+                return self._card(loaded)
             session.model_key = loaded.key
             session.steering, session.action_map, session.marks = None, None, Marks()
             for clip in session.library:
                 session.library.replace(self._reencode(clip, loaded))
-            return loaded.info.markdown() + (f"  \nRe-encoded {len(session.library)} clip(s)." if len(session.library) else "")
+            return self._card(loaded) + (f"  \nRe-encoded {len(session.library)} clip(s)." if len(session.library) else "")
 
     def _reencode(self, clip: Clip, model: LoadedModel) -> Clip:
         size = model.pipeline.image_size
         frames, fps = clip.frames, clip.fps
         if frames.shape[1] != size and clip.source and Path(clip.source).is_file():
-            frames, fps = self._decode(clip.source, size)
+            frames, fps, _ = self._decode(clip.source, size, clip.fit)
         elif frames.shape[1] != size:
             frames = np.stack([fit_image(f, size) for f in clip.frames])
         actions = compute(model.pipeline.encode_clip, frames).actions
-        return Clip(clip.id, clip.name, frames, fps, actions, clip.source)
+        return Clip(clip.id, clip.name, frames, fps, actions, clip.source, clip.fit, clip.aspect)
 
     # ------------------------------------------------------------ library
 
     def examples(self) -> list[str]:
         return sorted(p.name for p in self.assets.glob("*") if p.suffix.lower() in VIDEO_TYPES)
 
-    def add_files(self, sid: str, paths: list[str] | str | None) -> tuple[str, str]:
-        """Decode, sample and encode uploaded videos; returns (gallery, status)."""
+    def add_files(self, sid: str, paths: list[str] | str | None, fit: str = "letterbox") -> tuple[str, str]:
+        """Decode, sample and encode uploaded videos; non-square ones are letterboxed or centre-cropped
+        (`fit`). Returns (gallery, status)."""
         paths = [paths] if isinstance(paths, str) else [p for p in (paths or []) if p]
         if not paths:
             raise UserError("Choose one or more video files.")
+        if fit not in FITS:
+            raise UserError(f"Fit must be one of {', '.join(FITS)}, got {fit!r}.")
         with self._session(sid) as (session, model):
             added, problems = [], []
             for path in paths:
                 try:
-                    added.append(self._add(session, model, path).name)
+                    added.append(self._add(session, model, path, fit).name)
                 except UserError as error:
                     problems.append(str(error))
             if not added:
@@ -121,10 +201,10 @@ class Explorer:
             status = f"Added {', '.join(added)}." + (f" Not added: {' '.join(problems)}" if problems else "")
             return self._gallery(session), status
 
-    def add_example(self, sid: str, name: str) -> tuple[str, str]:
+    def add_example(self, sid: str, name: str, fit: str = "letterbox") -> tuple[str, str]:
         if name not in self.examples():
             raise UserError(f"There is no example {name!r}; choose one of {', '.join(self.examples())}.")
-        return self.add_files(sid, [str(self.assets / name)])
+        return self.add_files(sid, [str(self.assets / name)], fit)
 
     def remove_clip(self, sid: str, clip_id: str) -> tuple[str, str]:
         with self._session(sid) as (session, _):
@@ -151,20 +231,25 @@ class Explorer:
             count = len(session.library.get(clip_id).frames) - (2 if transitions else 1)
             return Range(max(count, 0), 0)
 
-    def _add(self, session: Session, model: LoadedModel, path: str) -> Clip:
+    def _add(self, session: Session, model: LoadedModel, path: str, fit: str) -> Clip:
         session.library.check_room()
-        path = check_upload(path, self.limits.max_upload_mb)
-        frames, fps = self._decode(str(path), model.pipeline.image_size)
-        actions = compute(model.pipeline.encode_clip, frames).actions
-        return session.library.add(path.stem, frames, fps, actions, str(path))
+        clip = self._footage(model, path, fit)
+        return session.library.add(clip.name, clip.frames, clip.fps, clip.actions, clip.source, clip.fit, clip.aspect)
 
-    def _decode(self, path: str, size: int) -> tuple[np.ndarray, float]:
-        args = [path, size, self.limits.clip_frames, self.limits.max_duration_s]
+    def _footage(self, model: LoadedModel, path: str, fit: str) -> Clip:
+        """A file decoded and encoded, as a clip without an id."""
+        path = check_upload(path, self.limits.max_upload_mb)
+        frames, fps, aspect = self._decode(str(path), model.pipeline.image_size, fit)
+        actions = compute(model.pipeline.encode_clip, frames).actions
+        return Clip("", path.stem, frames, fps, actions, str(path), fit, aspect)
+
+    def _decode(self, path: str, size: int, fit: str) -> tuple[np.ndarray, float, float]:
+        args = [path, size, self.limits.clip_frames, self.limits.max_duration_s, fit]
         try:
             result = self._decoder.call("explorer.decode:decode_clip", args, self.limits.decode_timeout_s)
         except WorkerError as error:
             raise UserError(f"{Path(path).name}: could not be decoded ({error}).") from None
-        return result["frames"], float(result["fps"])
+        return result["frames"], float(result["fps"]), float(result["aspect"])
 
     @staticmethod
     def _gallery(session: Session) -> str:
@@ -178,20 +263,28 @@ class Explorer:
             return self._figure(session, color_by, method)
 
     def poll_map(self, sid: str, color_by: str = "clip", method: str = "auto"):
-        """The map again once UMAP has become ready since it was last drawn, else KEEP (also
-        while the session is busy: a poll never waits)."""
+        """The map again when what it would show (projection or note) differs from what was last
+        drawn, else KEEP (also while the session is busy: a poll never waits)."""
         session = self.sessions.get(sid)
         if not session.lock.acquire(blocking=False):
             return KEEP, KEEP
         try:
             amap = session.action_map
-            if amap is None or amap.settled or amap.version != session.library.version or method == "pca":
+            if amap is None or amap.version != session.library.version:
                 return KEEP, KEEP
-            if not amap.umap.done():
+            if (amap.method(method), self._map_note(amap, method)) == (amap.shown, amap.note_shown):
                 return KEEP, KEEP
             return self._figure(session, color_by, method)
         finally:
             session.lock.release()
+
+    def adopt_layout(self, sid: str, color_by: str = "clip", method: str = "auto"):
+        """Switch to the newest UMAP layout although the map was used since the last one."""
+        with self._session(sid) as (session, _):
+            amap = self._map(session)
+            if amap is not None:
+                amap.adopted = True
+            return self._figure(session, color_by, method)
 
     def transition(self, sid: str, clip_id: str, t: int, color_by: str = "clip", method: str = "auto"):
         """Frame t, frame t+1 and the model's prediction of t+1 from frames 0..t and action t;
@@ -199,13 +292,31 @@ class Explorer:
         with self._session(sid) as (session, model):
             clip = session.library.get(clip_id)
             t = _index(t, len(clip.actions) - 1, "transition")
-            state = compute(model.pipeline.start, clip.frames[: t + 1])
-            predicted = compute(model.pipeline.preview, state, clip.actions[t])
+            return self._transition(session, model, clip, t, color_by, method)
+
+    def select_point(self, sid: str, row: int, version: int, color_by: str = "clip", method: str = "auto"):
+        """A point clicked on the map (its row and the library version it was drawn for) becomes the
+        chosen transition and the steering start. Returns (map clip, transition range, frame t,
+        frame t+1, predicted, figure, note, steering clip, steering frame range)."""
+        with self._session(sid) as (session, model):
             amap = self._map(session)
-            clip_number = [c.id for c in session.library].index(clip.id)
-            session.marks.selected = int(np.flatnonzero((amap.clip_index == clip_number) & (amap.times == t))[0])
-            figure, note = self._figure(session, color_by, method)
-            return clip.frames[t], clip.frames[t + 1], predicted, figure, note
+            if amap is None or int(version) != amap.version:
+                raise UserError("The library changed since the map was drawn; click the point again.")
+            row = _index(row, len(amap.actions) - 1, "point")
+            clip = list(session.library)[int(amap.clip_index[row])]
+            t = int(amap.times[row])
+            shown = self._transition(session, model, clip, t, color_by, method)
+            return (clip.id, Range(len(clip.actions) - 1, t), *shown, clip.id, Range(len(clip.frames) - 1, t))
+
+    def _transition(self, session: Session, model: LoadedModel, clip: Clip, t: int, color_by: str, method: str):
+        state = compute(model.pipeline.start, clip.frames[: t + 1])
+        predicted = compute(model.pipeline.preview, state, clip.actions[t])
+        amap = self._map(session)
+        clip_number = [c.id for c in session.library].index(clip.id)
+        session.marks.selected = int(np.flatnonzero((amap.clip_index == clip_number) & (amap.times == t))[0])
+        amap.touched = True
+        figure, note = self._figure(session, color_by, method)
+        return clip.frames[t], clip.frames[t + 1], predicted, figure, note
 
     def _map(self, session: Session) -> ActionMap | None:
         if not len(session.library):
@@ -216,17 +327,26 @@ class Explorer:
                 amap.umap.cancel()
             actions, index, times = session.library.transitions()
             session.action_map = build_map(session.library.version, actions, index, times, self.embedder,
-                                           self.limits.umap_min_points)
+                                           self.limits.umap_min_points, previous=amap)
             session.marks.selected = None
         return session.action_map
+
+    @staticmethod
+    def _map_note(amap: ActionMap, method: str) -> str:
+        if method == "pca":
+            return ""
+        if amap.method(method) != "umap" and amap.umap_points() is not None:
+            return "A new UMAP layout is ready; the map keeps the one you were using. Press “Use the new layout” to switch."
+        if amap.method(method) == "interim":
+            return "New points are placed among their neighbours on the current UMAP layout while a new one is computed."
+        return amap.umap_status()
 
     def _figure(self, session: Session, color_by: str, method: str):
         amap = self._map(session)
         if amap is None:
             return empty_figure(), ""
-        amap.settled = amap.umap is None or amap.umap.done()
-        note = "" if method == "pca" else amap.umap_status()
-        shown = amap.method(method)
+        shown, note = amap.method(method), self._map_note(amap, method)
+        amap.shown, amap.note_shown = shown, note
         return action_map(amap, [c.name for c in session.library], color_by, shown, session.marks), note
 
     # ------------------------------------------------------------ steer
@@ -239,6 +359,12 @@ class Explorer:
             index = _index(index, len(clip.frames) - 1, "frame")
             session.steering = steer.begin(model.pipeline, clip.frames, clip.actions, index, clip.fps)
             return (session.steering.current, *self._reset(session, model))
+
+    def steer_strip(self, sid: str) -> np.ndarray:
+        """What each slider direction does from the current frame: rows = directions, columns =
+        -2, 0 and +2 standard deviations (`steer.direction_strip`)."""
+        with self._session(sid) as (session, model):
+            return steer.direction_strip(model.pipeline, _steering(session), self._pca(session))
 
     def steer_reset(self, sid: str):
         """Back to the inferred action: (preview, controllability, slider values...)."""
@@ -282,6 +408,7 @@ class Explorer:
             steering = _steering(session)
             action = self._action(session, steering, values)
             session.marks.current = action
+            self._map(session).touched = True
             return (*self._figure(session, color_by, method), steer.readout(model.pipeline, steering, action))
 
     def _reset(self, session: Session, model: LoadedModel):
@@ -373,8 +500,19 @@ class Explorer:
             rollout = np.concatenate([start[None], result.frames])
             video = write_clip(panels([np.repeat(goal[None], len(rollout), 0), rollout]), session.output("plan"), start_clip.fps)
             figure, note = self._figure(session, color_by, method)
-            status = f"Planned {horizon} actions (goal | plan); final token distance {result.cost:.4f}. {note}".strip()
+            tokens = [compute(model.pipeline.tokenize, frame[None]) for frame in (start, goal)]
+            start_distance = float((tokens[0] - tokens[1]).pow(2).mean())
+            status = f"{words.plan_result(horizon, start_distance, result.cost)} Video: goal | plan. {note}".strip()
             return video, figure, status, np.round(result.actions, 4).tolist()
+
+    def plan_figure(self, sid: str):
+        """The last plan's actions along the library's directions, as a small line plot."""
+        with self._session(sid) as (session, _):
+            if session.marks.path is None:
+                return empty_figure("Plan to see the actions here.")
+            pca = self._pca(session)
+            scales = np.where(pca.scales > 0, pca.scales, 1)
+            return plan_figure(pca.project(session.marks.path) / scales)
 
 
 def _steering(session: Session) -> Steering:

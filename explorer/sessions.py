@@ -28,6 +28,7 @@ class Session:
     steering: Steering | None = None
     action_map: ActionMap | None = None
     marks: Marks = field(default_factory=Marks)
+    started: bool = False  # the page's first view was shown (with the demo clips)
     _outputs: int = 0
 
     def output(self, kind: str, suffix: str = ".webm") -> Path:

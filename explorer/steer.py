@@ -5,7 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from explorer import words
 from explorer.device import compute
+
+STRIP_VALUES = (-2.0, 0.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,7 @@ class Readout:
     relative_error: float
 
     def markdown(self) -> str:
-        return f"**Controllability**: cosine {self.cosine:.3f} · relative error {self.relative_error:.3f}"
+        return words.controllability(self.cosine, self.relative_error)
 
 
 @dataclass
@@ -66,3 +69,25 @@ def controllability(pipeline, current: np.ndarray, generated: np.ndarray, reques
     cosine = float(inferred @ requested / norms) if norms > 0 else 0.0
     error = float(np.linalg.norm(inferred - requested) / max(np.linalg.norm(requested), 1e-8))
     return Readout(cosine, error)
+
+
+def direction_strip(pipeline, steering: Steering, pca, values: np.ndarray = np.array(STRIP_VALUES)) -> np.ndarray:
+    """What each direction does from the current frame: one row per direction (the library's
+    principal directions), one column per value in `values` (standard deviations along it, the
+    other directions where the inferred action has them), as one uint8 image with thin gutters."""
+    base = pca.coordinates(steering.base)
+    rows = []
+    for index in range(len(pca.scales)):
+        frames = []
+        for value in values:
+            coordinates = base.copy()
+            coordinates[index] = value
+            frames.append(preview(pipeline, steering, pca.steer(steering.base, coordinates)))
+        rows.append(_row(frames))
+    gutter = np.full((2, rows[0].shape[1], 3), 255, np.uint8)
+    return np.concatenate([part for row in rows for part in (row, gutter)][:-1])
+
+
+def _row(frames: list[np.ndarray]) -> np.ndarray:
+    gutter = np.full((frames[0].shape[0], 2, 3), 255, np.uint8)
+    return np.concatenate([part for frame in frames for part in (frame, gutter)][:-1], axis=1)

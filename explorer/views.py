@@ -15,9 +15,10 @@ KEEP = _Keep()
 
 @dataclass(frozen=True)
 class Choices:
-    """New options (label, value) of a picker; its selection stays."""
+    """New options (label, value) of a picker, and its new selection (None: cleared; KEEP: stays)."""
 
     options: list[tuple[str, str]]
+    value: object = KEEP
 
 
 @dataclass(frozen=True)
