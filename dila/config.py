@@ -13,6 +13,16 @@ class DiLAConfig:
     Token grids are `b t h w d` with `d = embed_dim`; the grid side (16 in the paper) is not a
     parameter: attention position biases are continuous and the inverse model reduces any side
     up to 16 to a single cell.
+
+    Design options for small models (defaults are the published design):
+    - `inverse_input`: what the inverse model sees, "difference" (g_{t+1} - g_t) or "pair"
+      (g_t beside g_{t+1} - g_t, so the direction of a motion over texture is recoverable).
+    - `inverse_time_kernel`: 3 (each latent action also sees its neighbouring transitions) or 1.
+    - `time_padding`: how the causal position convolutions pad the past of the first frame,
+      "zeros" (which tells every layer the time step) or "replicate".
+    - `residual_decoder`: the fusion decoder also gets each cell's own last-frame token,
+      first-frame token and memory, and an MLP head (zero at the start) adds its output to the
+      last frame's tokens.
     """
 
     embed_dim: int = 768
@@ -46,6 +56,11 @@ class DiLAConfig:
     forward_heads: int = 8
     forward_dim_head: int = 32
 
+    inverse_input: str = "difference"
+    inverse_time_kernel: int = 3
+    time_padding: str = "zeros"
+    residual_decoder: bool = False
+
     ff_mult: float = 4.0
     dropout: float = 0.1
     robot_action_dim: int | None = None
@@ -63,6 +78,10 @@ class DiLAConfig:
         for prefix in ("encoder", "decoder", "forward"):
             if getattr(self, f"{prefix}_dim_head") % 2:
                 raise ValueError(f"{prefix}_dim_head must be even (rotary embedding)")
+        choices = {"inverse_input": ("difference", "pair"), "inverse_time_kernel": (1, 3), "time_padding": ("zeros", "replicate")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.robot_action_dim is not None and self.robot_action_dim <= 0:

@@ -18,6 +18,10 @@ interpretability  a ridge probe from latent actions to true actions as the frame
 disentanglement   A's structure with B's content (`Pipeline.rebind`): motion kept (cosine of the
                   actions re-inferred from the result to A's, with unrelated clips' for scale)
                   and appearance moved (colour histograms nearer B's than A's).
+slider            along the latent direction that the probe maps to +dx, +-2 standard deviations of
+                  the training actions from their mean render held-out object starts
+                  (`Pipeline.preview`); a start counts when the object's centroid moves at least
+                  `min_shift` px the right way for both signs.
 planning          CEM in latent-action space from frame 0 to frame k of held-out clips; success
                   when the object (view) in the last planned frame is within tolerance of the goal.
 """
@@ -43,7 +47,7 @@ from dila.data.procedural import KINDS, Clip, ProceduralVideoDataset, render_pai
 from dila.hub import BUNDLED, load_world_model
 from dila.metrics import colour_histogram, cosine, frame_psnr, histogram_distance, psnr, ssim
 from dila.pipeline import Pipeline
-from dila.planning import ActionPrior, PlanningTask, TaskResult, plan_success, planning_tasks
+from dila.planning import ActionPrior, PlanningTask, TaskResult, locate_object, plan_success, planning_tasks
 from dila.world_model import DiLAWorldModel
 
 COMPONENTS = ("dx", "dy", "rotation", "log_scale")
@@ -90,6 +94,28 @@ def linear_probe(train_latent: np.ndarray, train_true: np.ndarray, test_latent: 
     probe = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(train_latent, train_true)
     scores = r2_score(test_true, probe.predict(test_latent), multioutput="raw_values")
     return {**dict(zip(COMPONENTS, map(float, scores))), "mean": float(scores.mean())}
+
+
+def probe_direction(latent: np.ndarray, true: np.ndarray, component: str = "dx", alpha: float = 1.0) -> np.ndarray:
+    """Unit vector in latent space along which the ridge probe's `component` grows fastest."""
+    probe = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(latent, true)
+    scaler, ridge = probe.named_steps["standardscaler"], probe.named_steps["ridge"]
+    gradient = ridge.coef_[COMPONENTS.index(component)] / scaler.scale_
+    return gradient / np.linalg.norm(gradient)
+
+
+def slider_scores(shifts: np.ndarray, min_shift: float) -> dict:
+    """`shifts` `n 2`: the centroid's x move at -2 and +2 standard deviations (NaN: not found)."""
+    found = np.isfinite(shifts).all(axis=1)
+    right_way = (shifts[:, 0] <= -min_shift) & (shifts[:, 1] >= min_shift)
+    return {
+        "starts": len(shifts),
+        "min_shift_px": min_shift,
+        "success_rate": float(right_way.mean()),
+        "located": float(found.mean()),
+        "median_shift_minus_px": float(np.nanmedian(shifts[:, 0])) if found.any() else math.nan,
+        "median_shift_plus_px": float(np.nanmedian(shifts[:, 1])) if found.any() else math.nan,
+    }
 
 
 def disentanglement_scores(structure_clips: np.ndarray, content_clips: np.ndarray, rebound: np.ndarray,
@@ -195,6 +221,22 @@ def run_disentanglement(pipeline: Pipeline, frames: np.ndarray, actions: np.ndar
     return disentanglement_scores(frames, content, rebound, actions, content_actions, rebound_actions)
 
 
+@torch.no_grad()
+def run_slider(pipeline: Pipeline, clips: list[Clip], train_actions: np.ndarray, direction: np.ndarray,
+               min_shift: float = 2.0, sigmas: float = 2.0) -> dict:
+    """Move each object clip's first frame along `direction` by +-`sigmas` standard deviations."""
+    mean, spread = train_actions.mean(axis=0), float((train_actions @ direction).std())
+    shifts = []
+    for clip in (c for c in clips if not c.scene.camera):
+        state = pipeline.start(clip.frames[:1])
+        background = pipeline.detokenize(pipeline.tokenize(clip.scene.backdrop[None]))[0]
+        start = locate_object(pipeline.detokenize(pipeline.tokenize(clip.frames[:1]))[0], background)
+        moved = [locate_object(pipeline.preview(state, mean + sign * sigmas * spread * direction), background)
+                 for sign in (-1, 1)]
+        shifts.append([m[0] - start[0] for m in moved])
+    return slider_scores(np.array(shifts, dtype=float).reshape(-1, 2), min_shift)
+
+
 def run_planning(pipeline: Pipeline, tasks: list[PlanningTask], prior: ActionPrior, tolerance: float,
                  **plan_kwargs) -> dict:
     results = [plan_success(pipeline, task, tolerance, prior=prior, **plan_kwargs) for task in tasks]
@@ -233,6 +275,9 @@ def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: i
             "probe_r2": linear_probe(_flat(train_actions), _flat(truth[0]), _flat(predicted["actions"]), _flat(truth[1])),
             "reversal_cosine": float(predicted["reversal"].mean()),
         }
+    with timer(seconds, "slider"):
+        direction = probe_direction(_flat(train_actions), _flat(truth[0]))
+        slider = run_slider(pipeline, heldout, _flat(train_actions), direction)
     with timer(seconds, "disentanglement"):
         disentanglement = run_disentanglement(pipeline, frames, predicted["actions"])
     with timer(seconds, "planning"):
@@ -241,7 +286,7 @@ def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: i
     settings = {"clips": clips, "steps": steps, "probe_clips": probe_clips, "tasks": tasks, "horizon": horizon,
                 "image_size": size, "seed": seed, "seconds": seconds}
     return {"settings": settings, "prediction": prediction, "transfer": transfer, "interpretability": interpretability,
-            "disentanglement": disentanglement, "planning": planning}
+            "slider": slider, "disentanglement": disentanglement, "planning": planning}
 
 
 def _clips(split: str, count: int, length: int, size: int, seed: int) -> list[Clip]:

@@ -5,6 +5,13 @@
     consistency  0.03   MSE of IDM(g_t, g^_{t+1}) against IDM(g_t, g_{t+1}), plus 0.5 exp(-10 std(z))
     action_norm  0.001  mean l2 norm of the latent actions
     symmetry     0.001  (cos(IDM(g_t, g_{t+1}), IDM(g_{t+1}, g_t)) + 1)^2 where the structure moves
+
+Two terms for small models, off in the published objective:
+    oracle             MSE of tokens rendered from the true next structure g_{t+1}: the decoder must use
+                       the structure, and the structure must carry the layout
+    detached_dynamics  MSE of FDM(g_t, IDM(g_t, g_{t+1})) against g_{t+1} - g_t with the structure detached,
+                       over the mean squared change: the latent action must explain the change of structure,
+                       and the structure cannot shrink to make that easy
 """
 from __future__ import annotations
 
@@ -23,6 +30,8 @@ class LossWeights:
     consistency: float = 0.03
     action_norm: float = 0.001
     symmetry: float = 0.001
+    oracle: float = 0.0
+    detached_dynamics: float = 0.0
 
 
 def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
@@ -38,6 +47,13 @@ def symmetry_loss(model: DiLAWorldModel, structure: torch.Tensor, threshold: flo
     return ((cosine + 1) ** 2 * moving).sum() / (moving.sum() + 1e-8)
 
 
+def detached_dynamics_loss(model: DiLAWorldModel, structure: torch.Tensor) -> torch.Tensor:
+    g = structure.detach()
+    change = g[:, 1:] - g[:, :-1]
+    delta = model.forward_model(g[:, :-1], model.infer_actions(g))
+    return F.mse_loss(delta, change) / change.pow(2).mean().clamp_min(1e-8)
+
+
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights()):
     """Tokens `b t d h w` -> (total loss, dict of the terms).
 
@@ -51,7 +67,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     delta = model.forward_model(structure[:, :-1], actions)
     if phase == 1:
         predicted = structure[:, :-1] + delta
-        tokens = from_grid(model.render(predicted, grid[:, :1], enc.memory[:, :-1]))
+        tokens = from_grid(model.render(predicted, grid[:, :1], enc.memory[:, :-1], grid[:, :-1]))
     elif phase == 2:
         tokens, predicted = model.rollout(x[:, :1], actions)
     else:
@@ -63,5 +79,10 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         "action_norm": actions.norm(dim=-1).mean(),
         "symmetry": symmetry_loss(model, structure),
     }
+    if weights.oracle:
+        oracle = model.render(structure[:, 1:], grid[:, :1], enc.memory[:, :-1], grid[:, :-1])
+        terms["oracle"] = F.mse_loss(from_grid(oracle), x[:, 1:])
+    if weights.detached_dynamics:
+        terms["detached_dynamics"] = detached_dynamics_loss(model, structure)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

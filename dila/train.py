@@ -27,21 +27,22 @@ from tqdm.auto import tqdm
 from dila.codecs import load_codec
 from dila.config import DiLAConfig
 from dila.hub import BUNDLED, load_world_model, read_pt, save_world_model
-from dila.losses import world_model_loss
+from dila.losses import LossWeights, world_model_loss
 from dila.world_model import DiLAWorldModel
 
 STATE_NAME, LOG_NAME = "training_state.pt", "log.jsonl"
 
 
 def small_config(embed_dim: int) -> DiLAConfig:
-    """The bundled model's sizes, around a light codec's `embed_dim`-d tokens."""
+    """The bundled model's sizes and design options, around a light codec's `embed_dim`-d tokens."""
     return DiLAConfig(
         embed_dim=embed_dim, structure_dim=8, content_dim=32, action_dim=16,
         encoder_spatial_depth=2, encoder_temporal_depth=2, encoder_heads=4, encoder_dim_head=16,
         mlp_depth=2, memory_depth=1, memory_state_dim=8,
         decoder_depth=2, decoder_heads=4, decoder_dim_head=16,
-        inverse_channels=16, inverse_blocks=(1, 1, 1, 1), inverse_hidden=256,
+        inverse_channels=32, inverse_blocks=(1, 1, 1, 1), inverse_hidden=256,
         forward_dim=64, forward_depth=2, forward_heads=4, forward_dim_head=16, dropout=0.0,
+        inverse_input="pair", inverse_time_kernel=1, time_padding="replicate", residual_decoder=True,
     )
 
 
@@ -65,6 +66,8 @@ class TrainArgs:
     save_every: int = 500
     log_every: int = 25
     workers: int = 0
+    oracle_weight: float = 0.0
+    detached_dynamics_weight: float = 0.0
 
 
 def parse_args(argv=None) -> TrainArgs:
@@ -130,7 +133,10 @@ def init_output_norm(model: DiLAWorldModel, tokens: torch.Tensor) -> None:
     A LayerNorm output with unit gain has the same norm for every token, which light-codec
     tokens (channel scales from 6 down to 0.1) are far from: with gain 1 and bias 0 the best
     reachable token MSE is 0.27, with the data's std and mean 0.015 (held-out procedural tokens).
+    A residual decoder has no output LayerNorm: its head starts at "no change".
     """
+    if model.config.residual_decoder:
+        return
     flat = rearrange(tokens, "b t d h w -> (b t h w) d")
     model.fusion_decoder.norm_out.weight.copy_(flat.std(dim=0))
     model.fusion_decoder.norm_out.bias.copy_(flat.mean(dim=0))
@@ -139,12 +145,12 @@ def init_output_norm(model: DiLAWorldModel, tokens: torch.Tensor) -> None:
 class Objective(torch.nn.Module):
     """The model and its loss as one module, so that data-parallel wrappers see the whole step."""
 
-    def __init__(self, model: DiLAWorldModel, phase: int):
+    def __init__(self, model: DiLAWorldModel, phase: int, weights: LossWeights):
         super().__init__()
-        self.model, self.phase = model, phase
+        self.model, self.phase, self.weights = model, phase, weights
 
     def forward(self, tokens: torch.Tensor):
-        return world_model_loss(self.model, tokens, self.phase)
+        return world_model_loss(self.model, tokens, self.phase, self.weights)
 
 
 def train(args: TrainArgs) -> Path:
@@ -166,7 +172,9 @@ def train(args: TrainArgs) -> Path:
     generator = torch.Generator().manual_seed(args.seed + step)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
                         num_workers=args.workers, drop_last=True, generator=generator)
-    objective, optimizer, loader, scheduler = accelerator.prepare(Objective(model, args.phase), optimizer, loader, scheduler)
+    weights = LossWeights(oracle=args.oracle_weight, detached_dynamics=args.detached_dynamics_weight)
+    objective = Objective(model, args.phase, weights)
+    objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_args.json").write_text(json.dumps(asdict(args), indent=2) + "\n")

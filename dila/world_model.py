@@ -7,7 +7,7 @@ Public methods take and return token grids in the published layout `b t d h w` (
     m, states     = content_memory(c)                    causal in time, per grid cell
     z_t           = inverse_model(g_t, g_{t+1})          one latent action per transition
     g^_{t+1}      = g_t + forward_model(g_t, z_t)
-    x^_{t+1}      = fusion_decoder(lift(g^_{t+1}); x_0, m_t)
+    x^_{t+1}      = fusion_decoder(lift(g^_{t+1}); x_0, m_t)   (+ x_t with a residual decoder)
 """
 from __future__ import annotations
 
@@ -47,12 +47,13 @@ class Encoding:
 
 @dataclass
 class WorldState:
-    """Where an imagined rollout stands: current structure and memory, and the first frame's tokens."""
+    """Where an imagined rollout stands: current structure and memory, the first and the latest frame's tokens."""
 
     structure: torch.Tensor
     memory: torch.Tensor
     states: State
     first_frame: torch.Tensor
+    last_frame: torch.Tensor
 
 
 class ActionAdapter(nn.Module):
@@ -79,7 +80,8 @@ class DiLAWorldModel(nn.Module):
             cfg.content_dim, cfg.memory_depth, cfg.memory_state_dim, cfg.memory_conv_width, cfg.memory_expand
         )
         self.inverse_model = InverseModel(
-            cfg.structure_dim, cfg.action_dim, cfg.inverse_channels, cfg.inverse_blocks, cfg.inverse_hidden, cfg.dropout
+            cfg.structure_dim, cfg.action_dim, cfg.inverse_channels, cfg.inverse_blocks, cfg.inverse_hidden, cfg.dropout,
+            pair_input=cfg.inverse_input == "pair", time_kernel=cfg.inverse_time_kernel,
         )
         self.forward_model = ForwardModel(cfg)
         self.structure_lift = ResidualMLP(cfg.structure_dim, d, d, cfg.mlp_depth)
@@ -102,20 +104,22 @@ class DiLAWorldModel(nn.Module):
     def advance(self, structure: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return structure + self.forward_model(structure, actions)
 
-    def render(self, structure: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        return self.fusion_decoder(self.structure_lift(structure), first_frame, memory)
+    def render(self, structure: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
+               last_frame: torch.Tensor | None = None) -> torch.Tensor:
+        """`last_frame` is used by residual decoders only: the frame whose change is rendered."""
+        return self.fusion_decoder(self.structure_lift(structure), first_frame, memory, last_frame)
 
     # interactive rollout
     def start(self, x_context: torch.Tensor) -> WorldState:
         """Encode context tokens `b t d h w`; the rollout continues from their last frame."""
         x = to_grid(x_context)
         enc = self.encode_grid(x)
-        return WorldState(enc.structure[:, -1:], enc.memory[:, -1:], enc.states, x[:, :1])
+        return WorldState(enc.structure[:, -1:], enc.memory[:, -1:], enc.states, x[:, :1], x[:, -1:])
 
     def preview(self, state: WorldState, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Next structure and tokens (`b 1 h w *`) for an action `b a`, without committing."""
         structure = self.advance(state.structure, action[:, None])
-        return structure, self.render(structure, state.first_frame, state.memory)
+        return structure, self.render(structure, state.first_frame, state.memory, state.last_frame)
 
     def step(self, state: WorldState, action: torch.Tensor) -> tuple[torch.Tensor, WorldState]:
         """Commit one action `b a`: returns the frame's tokens `b d h w` and the next state. The
@@ -123,7 +127,8 @@ class DiLAWorldModel(nn.Module):
         structure, tokens = self.preview(state, action)
         features = self.structure_encoder(tokens)
         memory, states = self.content_memory.step(self.content_encoder(features), state.states)
-        return from_grid(tokens)[:, 0], replace(state, structure=structure, memory=memory, states=states)
+        next_state = replace(state, structure=structure, memory=memory, states=states, last_frame=tokens)
+        return from_grid(tokens)[:, 0], next_state
 
     # the published semantics
     def latent_actions(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,7 +142,7 @@ class DiLAWorldModel(nn.Module):
         enc = self.encode_grid(grid)
         structure = enc.structure[:, :-1]
         predicted = self.advance(structure, self.infer_actions(enc.structure))
-        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1]))
+        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1], grid[:, :-1]))
 
     def predict(self, x_context: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Roll out `actions` (`b n a`) after the context: tokens `b n d h w`, structure `b n h w s`."""
@@ -159,7 +164,7 @@ class DiLAWorldModel(nn.Module):
         grid = to_grid(x_target)
         enc = self.encode_grid(grid)
         predicted = self.advance(enc.structure[:, :-1], actions)
-        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1]))
+        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1], grid[:, :-1]))
 
     def robot_to_latent(self, actions: torch.Tensor) -> torch.Tensor:
         if self.action_adapter is None:

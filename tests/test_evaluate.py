@@ -17,10 +17,12 @@ from dila.evaluate import (
     planning_summary,
     predict_clips,
     prediction_fidelity,
+    probe_direction,
     reversal_cosines,
     rows,
     run_disentanglement,
     run_transfer,
+    slider_scores,
     table,
     to_json,
     tokenize_clips,
@@ -31,7 +33,7 @@ from dila.metrics import MAX_PSNR
 from dila.pipeline import Pipeline
 from dila.planning import TaskResult
 
-SECTIONS = {"settings", "prediction", "transfer", "interpretability", "disentanglement", "planning"}
+SECTIONS = {"settings", "prediction", "transfer", "interpretability", "slider", "disentanglement", "planning"}
 
 
 def db(error: float) -> float:
@@ -95,6 +97,24 @@ def test_linear_probe():
     noise = rng.normal(size=(600, 16))
     bad = linear_probe(noise[:400], true[:400], noise[400:], true[400:])
     assert max(bad.values()) < 0.1
+
+
+def test_probe_direction_points_where_the_component_grows():
+    rng = np.random.default_rng(0)
+    mixing = np.linalg.qr(rng.normal(size=(8, 8)))[0]
+    true = rng.normal(size=(500, 4)) * [3.0, 1.0, 0.2, 0.1]
+    latent = np.concatenate((true, rng.normal(size=(500, 4))), axis=1) @ mixing
+    direction = probe_direction(latent, true, "dx")
+    assert np.isclose(np.linalg.norm(direction), 1.0)
+    assert direction @ mixing[0] > 0.99
+    assert abs(probe_direction(latent, true, "dy") @ mixing[0]) < 0.05
+
+
+def test_slider_scores_need_both_signs_to_move_the_right_way():
+    shifts = np.array([[-2.5, 3.0], [-3.0, 1.0], [1.0, 3.0], [np.nan, 4.0]])
+    out = slider_scores(shifts, min_shift=2.0)
+    assert out["success_rate"] == 0.25 and out["located"] == 0.75 and out["starts"] == 4
+    assert out["median_shift_plus_px"] == 3.0 and out["median_shift_minus_px"] == -2.5
 
 
 def test_disentanglement_scores():
@@ -182,5 +202,6 @@ def test_cli_quick_writes_every_section(tmp_path, tiny_model, codec, capsys):
     assert len(results["prediction"]["rollout_psnr_per_step"]) == 4
     assert set(results["interpretability"]["probe_r2"]) == {"dx", "dy", "rotation", "log_scale", "mean"}
     assert results["planning"]["tasks"] == 2 and 0 <= results["planning"]["success_rate"] <= 1
+    assert results["slider"]["min_shift_px"] == 2.0 and 0 <= results["slider"]["success_rate"] <= 1
     assert 0 < results["prediction"]["codec"]["psnr"] < MAX_PSNR
     assert "planning.success_rate" in capsys.readouterr().out

@@ -103,13 +103,19 @@ class FeedForward(nn.Module):
 
 
 class PEG(nn.Module):
-    """Position encoding generator: a depthwise 3x3x3 convolution over `b t h w d`, causal in time."""
+    """Position encoding generator: a depthwise 3x3x3 convolution over `b t h w d`, causal in time.
+    The first frame's past is zeros (published) or copies of the first frame ("replicate")."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, time_padding: str = "zeros"):
         super().__init__()
         self.conv = nn.Conv3d(dim, dim, kernel_size=3, groups=dim)
+        self.time_padding = time_padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = rearrange(x, "b t h w d -> b d t h w")
-        x = self.conv(F.pad(x, (1, 1, 1, 1, 2, 0)))
+        if self.time_padding == "replicate":
+            x = torch.cat((x[:, :, :1], x[:, :, :1], x), dim=2)
+            x = self.conv(F.pad(x, (1, 1, 1, 1)))
+        else:
+            x = self.conv(F.pad(x, (1, 1, 1, 1, 2, 0)))
         return rearrange(x, "b d t h w -> b t h w d")

@@ -49,7 +49,7 @@ class ForwardLayer(nn.Module):
         super().__init__()
         d, dh, heads = cfg.forward_dim, cfg.forward_dim_head, cfg.forward_heads
         self.condition = AdaptiveFeedForward(d, d, cfg.ff_mult)
-        self.peg = PEG(d)
+        self.peg = PEG(d, cfg.time_padding)
         self.space_attn = Attention(d, dh, heads, dropout=cfg.dropout)
         self.time_attn = Attention(d, dh, heads, causal=True, rotary=True, dropout=cfg.dropout)
         self.ff = FeedForward(d, cfg.ff_mult, cfg.dropout)

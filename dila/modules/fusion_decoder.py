@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -14,7 +15,7 @@ class FusionLayer(nn.Module):
     def __init__(self, cfg: DiLAConfig):
         super().__init__()
         d, dh, heads, null = cfg.embed_dim, cfg.decoder_dim_head, cfg.decoder_heads, cfg.decoder_null_kv
-        self.peg = PEG(d)
+        self.peg = PEG(d, cfg.time_padding)
         self.self_attn = Attention(d, dh, heads)
         self.frame_attn = Attention(d, dh, heads, dim_context=d, num_null_kv=null)
         self.content_attn = Attention(d, dh, heads, dim_context=cfg.content_dim, num_null_kv=null)
@@ -31,21 +32,51 @@ class FusionLayer(nn.Module):
         return rearrange(tokens, "(b t) (h w) d -> b t h w d", b=b, h=h)
 
 
+class ResidualHead(nn.Module):
+    """LayerNorm -> MLP whose last layer starts at zero: the token change, unconstrained in scale."""
+
+    def __init__(self, dim: int, mult: float = 2.0):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, int(mult * dim))
+        self.fc2 = nn.Linear(int(mult * dim), dim)
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(self.norm(x))))
+
+
 class FusionDecoder(nn.Module):
-    """x^_{t+1} = Fuse(lift(g^_{t+1}); first frame x_0, memory m_t): all `b t h w *`."""
+    """x^_{t+1} = Fuse(lift(g^_{t+1}); first frame x_0, memory m_t): all `b t h w *`.
+
+    With `residual_decoder`, each cell also starts from its own last-frame token, first-frame token
+    and memory (`cell_context`), and the output is the last frame plus a predicted change.
+    """
 
     def __init__(self, cfg: DiLAConfig):
         super().__init__()
-        self.position_bias = ContinuousPositionBias(cfg.embed_dim, cfg.decoder_heads)
+        d = cfg.embed_dim
+        self.position_bias = ContinuousPositionBias(d, cfg.decoder_heads)
         self.layers = nn.ModuleList(FusionLayer(cfg) for _ in range(cfg.decoder_depth))
-        self.norm_out = nn.LayerNorm(cfg.embed_dim)
+        self.residual = cfg.residual_decoder
+        if self.residual:
+            self.cell_context = nn.Linear(2 * d + cfg.content_dim, d)
+            self.head = ResidualHead(d)
+        else:
+            self.norm_out = nn.LayerNorm(d)
 
-    def forward(self, x: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
+                last_frame: torch.Tensor | None = None) -> torch.Tensor:
+        """`last_frame` (residual decoders only): the frame the change is rendered onto, by default the first."""
         b, t, h, w, _ = x.shape
         first_frame = first_frame.expand(b, t, -1, -1, -1)
+        if self.residual:
+            last_frame = first_frame if last_frame is None else last_frame.expand(b, t, -1, -1, -1)
+            x = x + self.cell_context(torch.cat((last_frame, first_frame, memory), dim=-1))
         frame = rearrange(first_frame, "b t h w d -> (b t) (h w) d")
-        memory = rearrange(memory, "b t h w k -> (b t) (h w) k")
+        context = rearrange(memory, "b t h w k -> (b t) (h w) k")
         bias = self.position_bias(h, w)
         for layer in self.layers:
-            x = layer(x, frame, memory, bias)
-        return self.norm_out(x)
+            x = layer(x, frame, context, bias)
+        return last_frame + self.head(x) if self.residual else self.norm_out(x)

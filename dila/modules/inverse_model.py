@@ -7,12 +7,17 @@ from einops import rearrange
 from torch import nn
 
 
+def conv3d(channels_in: int, channels_out: int, time_kernel: int, stride: int = 1) -> nn.Conv3d:
+    """A `time_kernel x 3 x 3` convolution that keeps `t` and divides `h w` by `stride`."""
+    return nn.Conv3d(channels_in, channels_out, (time_kernel, 3, 3), stride=(1, stride, stride), padding=(time_kernel // 2, 1, 1))
+
+
 class ResBlock3d(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, time_kernel: int):
         super().__init__()
-        self.conv1 = nn.Conv3d(channels, channels, 3, padding=1)
+        self.conv1 = conv3d(channels, channels, time_kernel)
         self.norm1 = nn.GroupNorm(8, channels)
-        self.conv2 = nn.Conv3d(channels, channels, 3, padding=1)
+        self.conv2 = conv3d(channels, channels, time_kernel)
         self.norm2 = nn.GroupNorm(8, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -23,19 +28,19 @@ class ResBlock3d(nn.Module):
 class Level(nn.Module):
     """Residual blocks at one resolution, then a stride-2 spatial downsampling."""
 
-    def __init__(self, channels: int, out_channels: int, blocks: int):
+    def __init__(self, channels: int, out_channels: int, blocks: int, time_kernel: int):
         super().__init__()
-        self.blocks = nn.Sequential(*(ResBlock3d(channels) for _ in range(blocks)))
-        self.down = nn.Conv3d(channels, out_channels, 3, stride=(1, 2, 2), padding=1)
+        self.blocks = nn.Sequential(*(ResBlock3d(channels, time_kernel) for _ in range(blocks)))
+        self.down = conv3d(channels, out_channels, time_kernel, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down(self.blocks(x))
 
 
 class Stem(nn.Module):
-    def __init__(self, channels_in: int, channels: int):
+    def __init__(self, channels_in: int, channels: int, time_kernel: int):
         super().__init__()
-        self.conv = nn.Conv3d(channels_in, channels, 3, padding=1)
+        self.conv = conv3d(channels_in, channels, time_kernel)
         self.norm = nn.GroupNorm(8, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,20 +60,26 @@ class Head(nn.Module):
 
 class InverseModel(nn.Module):
     """z = IDM(g_{t+1} - g_t): a 3D-conv ResNet over `(t h w)` that halves the grid four times
-    (so grids up to 16x16 end at one cell), then an MLP head. Its 3x3x3 kernels also look at the
-    neighbouring transitions, so z_t depends on t-1 and t+1 as well.
+    (so grids up to 16x16 end at one cell), then an MLP head. With `time_kernel` 3 (published) its
+    kernels also look at the neighbouring transitions, so z_t depends on t-1 and t+1 as well.
+    With `pair_input` it sees g_t beside the difference.
     """
 
-    def __init__(self, structure_dim: int, action_dim: int, channels: int, blocks: tuple[int, ...], hidden: int, dropout: float):
+    def __init__(self, structure_dim: int, action_dim: int, channels: int, blocks: tuple[int, ...], hidden: int,
+                 dropout: float, pair_input: bool = False, time_kernel: int = 3):
         super().__init__()
         widths = [channels, 2 * channels, 4 * channels, 8 * channels, 8 * channels]
-        self.stem = Stem(structure_dim, channels)
-        self.levels = nn.ModuleList(Level(widths[i], widths[i + 1], n) for i, n in enumerate(blocks))
+        self.pair_input = pair_input
+        self.stem = Stem((2 if pair_input else 1) * structure_dim, channels, time_kernel)
+        self.levels = nn.ModuleList(Level(widths[i], widths[i + 1], n, time_kernel) for i, n in enumerate(blocks))
         self.head = Head(widths[-1], hidden, action_dim, dropout)
 
     def forward(self, g_prev: torch.Tensor, g_next: torch.Tensor) -> torch.Tensor:
         """g_prev, g_next: `b t h w s` -> z: `b t a`."""
-        x = self.stem(rearrange(g_next - g_prev, "b t h w s -> b s t h w"))
+        x = g_next - g_prev
+        if self.pair_input:
+            x = torch.cat((g_prev, x), dim=-1)
+        x = self.stem(rearrange(x, "b t h w s -> b s t h w"))
         for level in self.levels:
             x = level(x)
         if x.shape[-2:] != (1, 1):

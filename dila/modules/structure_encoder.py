@@ -16,8 +16,9 @@ class StructureEncoder(nn.Module):
         super().__init__()
         d, heads, dim_head = cfg.embed_dim, cfg.encoder_heads, cfg.encoder_dim_head
         self.position_bias = ContinuousPositionBias(d, heads)
-        self.space = AxialTransformer(d, cfg.encoder_spatial_depth, dim_head, heads, "space", cfg.ff_mult, cfg.dropout)
-        self.time = AxialTransformer(d, cfg.encoder_temporal_depth, dim_head, heads, "time", cfg.ff_mult, cfg.dropout)
+        layers = (dim_head, heads)
+        self.space = AxialTransformer(d, cfg.encoder_spatial_depth, *layers, "space", cfg.ff_mult, cfg.dropout, cfg.time_padding)
+        self.time = AxialTransformer(d, cfg.encoder_temporal_depth, *layers, "time", cfg.ff_mult, cfg.dropout, cfg.time_padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.space(x, bias=self.position_bias(*x.shape[2:4]))

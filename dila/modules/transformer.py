@@ -11,13 +11,14 @@ from dila.modules.attention import PEG, Attention, FeedForward
 class AxialLayer(nn.Module):
     """PEG, then attention along one axis, then a feed-forward; all residual."""
 
-    def __init__(self, dim: int, dim_head: int, heads: int, axis: str, ff_mult: float, dropout: float):
+    def __init__(self, dim: int, dim_head: int, heads: int, axis: str, ff_mult: float, dropout: float,
+                 time_padding: str = "zeros"):
         super().__init__()
         if axis not in ("space", "time"):
             raise ValueError(f"axis must be 'space' or 'time', got {axis!r}")
         self.axis = axis
         in_time = axis == "time"
-        self.peg = PEG(dim)
+        self.peg = PEG(dim, time_padding)
         self.attn = Attention(dim, dim_head, heads, causal=in_time, rotary=in_time)
         self.ff = FeedForward(dim, ff_mult, dropout)
 
@@ -32,9 +33,12 @@ class AxialLayer(nn.Module):
 
 
 class AxialTransformer(nn.Module):
-    def __init__(self, dim: int, depth: int, dim_head: int, heads: int, axis: str, ff_mult: float, dropout: float):
+    def __init__(self, dim: int, depth: int, dim_head: int, heads: int, axis: str, ff_mult: float, dropout: float,
+                 time_padding: str = "zeros"):
         super().__init__()
-        self.layers = nn.ModuleList(AxialLayer(dim, dim_head, heads, axis, ff_mult, dropout) for _ in range(depth))
+        self.layers = nn.ModuleList(
+            AxialLayer(dim, dim_head, heads, axis, ff_mult, dropout, time_padding) for _ in range(depth)
+        )
         self.norm_out = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,0 +1,105 @@
+"""The small-model design options of `DiLAConfig` and the two extra loss terms: each does what it says,
+and each is off by default (the published design; `test_parity.py` pins its numerics)."""
+from dataclasses import replace
+
+import pytest
+import torch
+
+from dila import DiLAConfig, DiLAWorldModel
+from dila.losses import LossWeights, world_model_loss
+from dila.train import init_output_norm
+from dila.world_model import to_grid
+
+SMALL_OPTIONS = {"inverse_input": "pair", "inverse_time_kernel": 1, "time_padding": "replicate", "residual_decoder": True}
+
+
+def build(config: DiLAConfig, **options) -> DiLAWorldModel:
+    torch.manual_seed(0)
+    return DiLAWorldModel(replace(config, **options)).eval()
+
+
+def test_defaults_are_the_published_design():
+    config = DiLAConfig()
+    assert (config.inverse_input, config.inverse_time_kernel, config.time_padding, config.residual_decoder) == (
+        "difference", 3, "zeros", False)
+
+
+@pytest.mark.parametrize("name, value", [("inverse_input", "sum"), ("inverse_time_kernel", 2), ("time_padding", "reflect")])
+def test_unknown_choices_are_refused(tiny_config, name, value):
+    with pytest.raises(ValueError, match=name):
+        replace(tiny_config, **{name: value})
+
+
+@torch.no_grad()
+def test_replicate_padding_gives_a_static_clip_the_same_structure_at_every_step(tiny_config):
+    """Zero padding of the past tells every frame how far it is from the first; replicate does not."""
+    static = torch.randn(1, 1, tiny_config.embed_dim, 4, 4).expand(1, 5, -1, -1, -1)
+    _, published = build(tiny_config).latent_actions(static)
+    _, small = build(tiny_config, time_padding="replicate").latent_actions(static)
+    torch.testing.assert_close(small, small[:, :1].expand_as(small), atol=1e-5, rtol=0)
+    assert (published - published[:, :1]).abs().max() > 1e-3
+
+
+@torch.no_grad()
+def test_time_kernel_one_makes_each_action_blind_to_the_order_of_transitions(tiny_config):
+    """With a time kernel of 1 (and no padding in time) the inverse model commutes with shuffling time."""
+    g_prev, g_next = torch.randn(2, 2, 5, 4, 4, tiny_config.structure_dim).unbind(0)
+    order = torch.tensor([3, 0, 4, 1, 2])
+    for kernel, commutes in ((1, True), (3, False)):
+        idm = build(tiny_config, inverse_time_kernel=kernel).inverse_model
+        shuffled = idm(g_prev[:, order], g_next[:, order])
+        assert torch.allclose(shuffled, idm(g_prev, g_next)[:, order], atol=1e-5) == commutes
+
+
+@torch.no_grad()
+def test_pair_input_sees_where_the_structure_is(tiny_config):
+    """A difference-only inverse model cannot tell g -> g' from g + c -> g' + c; the pair input can."""
+    g = torch.randn(2, 3, 4, 4, tiny_config.structure_dim)
+    shifted = g + torch.randn(1, 1, 4, 4, tiny_config.structure_dim)
+    difference = build(tiny_config).inverse_model
+    pair = build(tiny_config, inverse_input="pair").inverse_model
+    torch.testing.assert_close(difference(g[:, :-1], g[:, 1:]), difference(shifted[:, :-1], shifted[:, 1:]))
+    assert (pair(g[:, :-1], g[:, 1:]) - pair(shifted[:, :-1], shifted[:, 1:])).abs().max() > 1e-3
+    assert pair.stem.conv.in_channels == 2 * tiny_config.structure_dim
+
+
+@torch.no_grad()
+def test_residual_decoder_starts_at_no_change(tiny_config):
+    model = build(tiny_config, residual_decoder=True)
+    tokens = torch.randn(2, 4, tiny_config.embed_dim, 4, 4)
+    torch.testing.assert_close(model.one_step(tokens), tokens[:, :-1])
+    actions, _ = model.latent_actions(tokens)
+    rolled, _ = model.rollout(tokens[:, :1], actions)
+    torch.testing.assert_close(rolled, tokens[:, :1].expand_as(rolled))
+    before = model.fusion_decoder.state_dict()
+    init_output_norm(model, tokens)
+    assert all(torch.equal(before[k], v) for k, v in model.fusion_decoder.state_dict().items())
+
+
+@torch.no_grad()
+def test_residual_decoder_renders_onto_the_latest_frame_while_stepping(tiny_config):
+    model = build(tiny_config, residual_decoder=True)
+    torch.nn.init.normal_(model.fusion_decoder.head.fc2.weight, std=0.1)
+    context = torch.randn(1, 3, tiny_config.embed_dim, 4, 4)
+    state = model.start(context)
+    torch.testing.assert_close(state.last_frame, to_grid(context)[:, -1:])
+    action = torch.zeros(1, tiny_config.action_dim)
+    tokens, state = model.step(state, action)
+    assert torch.equal(to_grid(tokens[:, None]), state.last_frame)
+    _, preview = model.preview(state, action)
+    _, from_first = model.preview(replace(state, last_frame=state.first_frame), action)
+    assert (preview - from_first).abs().max() > 1e-3
+
+
+def test_extra_loss_terms_only_when_weighted_and_detached_dynamics_leaves_the_structure_alone(tiny_config):
+    model = build(tiny_config, **SMALL_OPTIONS).train()
+    tokens = torch.randn(2, 4, tiny_config.embed_dim, 4, 4)
+    _, published_terms = world_model_loss(model, tokens)
+    assert "oracle" not in published_terms and "detached_dynamics" not in published_terms
+    _, terms = world_model_loss(model, tokens, weights=LossWeights(oracle=1.0, detached_dynamics=1.0))
+    assert torch.isfinite(terms["oracle"]) and torch.isfinite(terms["detached_dynamics"])
+    terms["detached_dynamics"].backward()
+    encoder_grads = [p.grad for p in model.structure_encoder.parameters()]
+    assert all(g is None or not g.any() for g in encoder_grads)
+    assert any(p.grad is not None and p.grad.any() for p in model.inverse_model.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in model.forward_model.parameters())
