@@ -24,8 +24,10 @@ from explorer.device import use_threads
 from explorer.figures import COLOR_BY, empty_figure
 from explorer.gallery import CSS, DROPZONE_JS, GALLERY_ID, GALLERY_JS, dropzone, gallery
 from explorer.mapjs import MAP_CSS, MAP_JS
+from explorer.models import default_source
 from explorer.projection import N_COMPONENTS
 from explorer.service import DEMO, PICKS, SLIDER_LIMIT
+from explorer.sources import SourcePolicy
 from explorer.words import direction_info, direction_label
 
 VIDEO_TYPES = [".mp4", ".webm", ".mov", ".avi", ".mkv", ".gif"]
@@ -381,6 +383,11 @@ def options(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default=None)
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--public", action="store_true", default=None,
+                        help="serve the public: users load only the bundled model, --models and Hub repo ids "
+                             "(also when $DILA_PUBLIC=1 or $SPACE_ID is set)")
+    parser.add_argument("--models", action="append", metavar="DIR",
+                        help="a model directory or .pt file users may load by its name (repeatable; or $DILA_MODELS)")
     return parser.parse_known_args(argv)[0]
 
 
@@ -393,7 +400,7 @@ def launch(blocks: gr.Blocks, svc: Explorer, host: str | None = None, port: int 
 if gr.NO_RELOAD:
     OPTIONS = options()
     use_threads(OPTIONS.threads)
-    SERVICE = Explorer(model=OPTIONS.model, demo=DEMO)
+    SERVICE = Explorer(demo=DEMO, sources=SourcePolicy(OPTIONS.model or default_source(), OPTIONS.public, OPTIONS.models))
 demo = build(SERVICE)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from explorer.device import compute
 from explorer.errors import UserError
+from explorer.sources import Source, SourcePolicy
 
 ENV_MODEL = "DILA_MODEL"
 
@@ -51,28 +52,32 @@ class LoadedModel:
     info: ModelInfo
 
 
-def load(source: str, device: str) -> LoadedModel:
+def load(source: Source, device: str, max_download_bytes: int | None = None) -> LoadedModel:
     from dila.codecs import load_codec
     from dila.hub import load_world_model
     from dila.pipeline import Pipeline
 
     try:
-        model = load_world_model(source, device=device)
-        codec = load_codec(codec_for(source, model.config.embed_dim), device=device)
+        model = load_world_model(source.path or source.key, device=device, hub_only=source.hub,
+                                 max_download_bytes=max_download_bytes)
+        codec = load_codec(codec_for(source.path, model.config.embed_dim), device=device)
         pipeline = Pipeline(model, codec, device)
     except (ValueError, OSError, RuntimeError, KeyError) as error:
-        raise UserError(f"Could not load the model `{source}`: {error}") from None
-    return LoadedModel(source, pipeline, describe(source, pipeline))
+        reason = str(error).replace(str(source.path), source.label) if source.path else str(error)
+        raise UserError(f"Could not load the model `{source.label}`: {reason}") from None
+    return LoadedModel(source.key, pipeline, describe(source.label, pipeline))
 
 
-def codec_for(source: str, embed_dim: int) -> str:
-    """The light codec beside the model (`codec/`), else the bundled one, when its tokens have
-    the model's width; otherwise the published RAE codec."""
+def codec_for(path: str | Path | None, embed_dim: int) -> str:
+    """The light codec beside a local model (`codec/`), else the bundled one, when its tokens
+    have the model's width; otherwise the published RAE codec."""
     from dila.hub import BUNDLED
 
-    path = Path(source).expanduser()
-    folder = path if path.is_dir() else path.parent
-    for candidate in (folder / "codec", BUNDLED / "codec"):
+    folders = []
+    if path is not None:
+        path = Path(path)
+        folders.append((path if path.is_dir() else path.parent) / "codec")
+    for candidate in (*folders, BUNDLED / "codec"):
         config = candidate / "config.json"
         if config.is_file() and json.loads(config.read_text()).get("latent_dim") == embed_dim:
             return str(candidate)
@@ -110,43 +115,48 @@ def measure(pipeline, repeats: int = 5) -> tuple[float, float]:
 
 
 class ModelCache:
-    """Loaded models by source, shared by all sessions: the default always, plus the
-    `keep` most recently used others."""
+    """Loaded models by source key, shared by all sessions: the default always, plus the
+    `keep` most recently used others. What users may load is the `policy`'s decision."""
 
-    def __init__(self, default: str, device: str, keep: int = 1, loader=load):
-        self.device, self.keep = device, keep
-        self.default = self.normalise(default)
+    def __init__(self, policy: SourcePolicy, device: str, keep: int = 1, loader=load):
+        self.policy, self.device, self.keep = policy, device, keep
+        self.default = policy.default.key
         self._loader = loader
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self._sources: dict[str, Source] = {self.default: policy.default}
 
-    def get(self, source: str | None = None) -> LoadedModel:
-        """The model for `source` (empty: the default), loaded once even when asked concurrently;
-        loading one model does not hold up sessions using another."""
-        key = self.normalise(source) if source else self.default
+    def choose(self, text: str | None) -> LoadedModel:
+        """The model a user names (empty: the default), if the policy allows it."""
+        return self._get(self.policy.find(text))
+
+    def get(self, key: str | None = None) -> LoadedModel:
+        """The model of a key given out earlier (a session's model), else the default."""
+        key = key or self.default
+        return self._get(self._sources.get(key) or self.policy.from_key(key) or self.policy.default)
+
+    def _get(self, found: Source) -> LoadedModel:
+        """Loaded once even when asked concurrently; loading one model does not hold up sessions
+        using another."""
+        key = found.key
         with self._lock:
             loading = self._loading.setdefault(key, threading.Lock())
         with loading:
             with self._lock:
                 model = self._models.get(key)
             try:
-                model = model or self._loader(key, self.device)
+                model = model or self._loader(found, self.device, self.policy.max_download_bytes)
             except BaseException:
                 with self._lock:
                     self._loading.pop(key, None)
                 raise
             with self._lock:
                 self._loading.pop(key, None)
+                self._sources[key] = found
                 self._models[key] = model
                 self._models.move_to_end(key)
                 others = [k for k in self._models if k != self.default]
                 for stale in others[: max(len(others) - self.keep, 0)]:
                     del self._models[stale]
             return model
-
-    @staticmethod
-    def normalise(source: str) -> str:
-        source = source.strip()
-        path = Path(source).expanduser()
-        return str(path.resolve()) if path.exists() else source

@@ -20,6 +20,7 @@ from explorer.models import LoadedModel, ModelCache, default_source
 from explorer.quality import Quality, read_quality
 from explorer.projection import ActionMap, Embedder, build_map, worker_fit
 from explorer.sessions import Session, SessionStore
+from explorer.sources import SourcePolicy
 from explorer.steer import Steering
 from explorer.views import KEEP, Choices, Range
 from explorer.worker import Worker, WorkerError
@@ -35,13 +36,14 @@ DEMO = ("translation.webm", "rotation.webm", "pair_motion.webm", "pair_appearanc
 class Explorer:
     def __init__(self, model: str | None = None, device: str | None = None, limits: Limits = Limits(),
                  embedder: Embedder | None | str = "worker", assets: Path = ASSETS, root: Path | None = None,
-                 demo: tuple[str, ...] = ()):
+                 demo: tuple[str, ...] = (), sources: SourcePolicy | None = None):
         self.limits = limits
         self.assets = Path(assets)
         self.demo = tuple(demo)
         self._demo_clips: dict[str, list[Clip]] = {}
         self._demo_lock = threading.Lock()
-        self.models = ModelCache(model or default_source(), device or pick_device())
+        policy = sources or SourcePolicy(model or default_source(), max_download_mb=limits.max_download_mb)
+        self.models = ModelCache(policy, device or pick_device())
         self._decoder = Worker(memory_mb=limits.decode_memory_mb, preload=("explorer.decode",))
         self._decoder.start()
         self._umap_worker = None
@@ -156,7 +158,7 @@ class Explorer:
 
     def load_model(self, sid: str, source: str) -> str:
         """Switch this session to `source` (empty: the default); on failure it keeps its model."""
-        loaded = self.models.get(source or None)
+        loaded = self.models.choose(source)
         with self._session(sid) as (session, _):
             if loaded.key == session.model_key:
                 return self._card(loaded)

@@ -26,6 +26,7 @@ from explorer.media import fit_image, panels, png_data_uri
 from explorer.models import ModelCache
 from explorer.projection import Embedder, build_map, fit_pca, place
 from explorer.sessions import Session, SessionStore
+from explorer.sources import SourcePolicy
 from explorer.worker import Worker, WorkerError
 
 
@@ -253,20 +254,20 @@ def test_worker_survives_timeouts_crashes_and_memory_exhaustion(worker):
 def test_model_cache_keeps_the_default_and_the_latest_other():
     loads = []
 
-    def loader(key, device):
-        if key == "broken":
-            raise UserError("Could not load the model `broken`")
-        loads.append(key)
-        return key
+    def loader(source, device, max_bytes):
+        if source.key == "o/broken":
+            raise UserError("Could not load the model `o/broken`")
+        loads.append(source.key)
+        return source.key
 
-    cache = ModelCache("default-model", "cpu", keep=1, loader=loader)
-    assert cache.get() == "default-model" and cache.get("a") == "a" and cache.get("a") == "a"
-    cache.get("b")
-    cache.get("a")
-    assert loads == ["default-model", "a", "b", "a"]
+    cache = ModelCache(SourcePolicy("o/default", public=True), "cpu", keep=1, loader=loader)
+    assert cache.get() == "o/default" and cache.choose("o/a") == "o/a" and cache.choose("o/a") == "o/a"
+    cache.choose("o/b")
+    cache.choose("o/a")
+    assert loads == ["o/default", "o/a", "o/b", "o/a"]
     with pytest.raises(UserError):
-        cache.get("broken")
-    assert cache.get("") == "default-model" and loads.count("default-model") == 1
+        cache.choose("o/broken")
+    assert cache.choose("") == "o/default" and cache.get("o/a") == "o/a" and loads.count("o/default") == 1
 
 
 def test_compute_uses_the_zerogpu_decorator_when_spaces_is_installed(monkeypatch):
