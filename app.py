@@ -48,6 +48,18 @@ LAYOUT_CSS = """
 """
 
 
+class ImageFile(gr.Image):
+    """An image input passed on as its file (or data URL) without opening it: the service checks
+    its pixel count from the header before decoding, and words every refusal itself."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        return payload.url if payload.url and payload.url.startswith("data:") else payload.path
+
+
 def _update(value):
     if value is KEEP:
         return gr.skip()
@@ -224,7 +236,7 @@ def build(svc: Explorer) -> gr.Blocks:
                         with gr.Row():
                             plan_goal_clip = clip_picker("Goal: clip")
                             plan_goal_frame = index_slider("frame", last)
-                        goal_image = gr.Image(label="…or a goal image", sources=["upload", "clipboard"], height=160)
+                        goal_image = ImageFile(label="…or a goal image", sources=["upload", "clipboard"], height=160)
                         horizon = gr.Slider(1, 16, value=4, step=1, label="Horizon (actions)")
                         plan = gr.Button("Plan", variant="primary")
                         plan_video = gr.Video(label="goal | plan", elem_classes=PIXELATED, interactive=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 class Limits:
     max_upload_mb: int = 200
     max_download_mb: int = 2048
+    max_image_pixels: int = 25_000_000
     max_duration_s: float = 600.0
     clip_frames: int = 32
     max_clips: int = 64

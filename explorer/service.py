@@ -14,6 +14,7 @@ from explorer.decode import FITS, VIDEO_TYPES, check_upload
 from explorer.device import compute, pick_device
 from explorer.errors import UserError
 from explorer.figures import Marks, action_map, empty_figure, plan_figure, sprites
+from explorer.images import read_image
 from explorer.limits import Limits
 from explorer.media import fit_image, panels, write_clip
 from explorer.models import LoadedModel, ModelCache, default_source
@@ -482,13 +483,16 @@ class Explorer:
     # ------------------------------------------------------------ plan
 
     def plan(self, sid: str, start_id: str, start_index: int, goal_id: str | None, goal_index: int,
-             goal_image: np.ndarray | None, horizon: int, color_by: str = "clip", method: str = "auto"):
-        """Actions from a start frame to a goal (a clip's frame, or an image when given).
+             goal_image: np.ndarray | str | None, horizon: int, color_by: str = "clip", method: str = "auto"):
+        """Actions from a start frame to a goal (a clip's frame, or an image when given: an array,
+        or a file path or data URL, checked against the pixel limit before it is decoded).
         Returns (video: goal | plan, figure with the path, status, the actions as lists)."""
         with self._session(sid) as (session, model):
             size = model.pipeline.image_size
             start_clip = session.library.get(start_id)
             start = start_clip.frames[_index(start_index, len(start_clip.frames) - 1, "start frame")]
+            if isinstance(goal_image, (str, Path)):
+                goal_image = read_image(goal_image, self.limits.max_image_pixels, "The goal image")
             if goal_image is not None:
                 goal = fit_image(goal_image, size)
             else:
