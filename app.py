@@ -302,6 +302,7 @@ def build(svc: Explorer) -> gr.Blocks:
         first_view.then(bind(svc.clip_range), steer_clip, steer_frame, **QUIET) \
                   .then(**steering, **QUIET).success(**show_strip).success(**steer_map)
         first_view.then(bind(svc.list_clips), None, clips_json, **QUIET)
+        first_view.then(bind(svc.clip_range, transitions=True), map_clip, map_t, **QUIET)
         demo.load(bind(svc.model_info), None, model_info, api_name="model_info")
 
         def close_session(request: gr.Request):

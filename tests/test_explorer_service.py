@@ -16,6 +16,7 @@ from explorer.decode import check_upload
 from explorer.dev_model import write_dev_model
 from explorer.models import codec_for
 from explorer.projection import Embedder
+from explorer.service import PICKS
 
 UMAP_GATE = threading.Event()
 
@@ -111,7 +112,7 @@ def test_switching_model_reencodes_the_library(service, sid, tmp_path):
     after = service.action_map(sid)[0]
     assert not np.allclose(before.data[0].x, after.data[0].x)
     service.load_model(sid, "")
-    assert service.model_info(sid) == service.models.get().info.markdown()
+    assert service.model_info(sid).startswith(service.models.get().info.markdown())
 
 
 # ------------------------------------------------------------ library
@@ -175,7 +176,7 @@ def test_map_shows_pca_at_once_then_umap_when_ready(service, sid):
     assert "Add clips" in figure.layout.annotations[0].text
     add(service, sid, "translate.webm", "rotate.webm")
     figure, note = service.action_map(sid, "time", "auto")
-    assert figure.layout.xaxis.title.text.startswith("PC1") and "computing" in note
+    assert figure.layout.xaxis.title.text.startswith("direction 1 (") and "computing" in note
     assert service.poll_map(sid, "time", "auto") == (KEEP, KEEP)
     UMAP_GATE.set()
     service.sessions.get(sid).action_map.umap.result(10)
@@ -183,7 +184,7 @@ def test_map_shows_pca_at_once_then_umap_when_ready(service, sid):
     assert figure.layout.xaxis.title.text == "UMAP 1" and note == ""
     assert service.poll_map(sid, "time", "auto") == (KEEP, KEEP)
     figure, _ = service.action_map(sid, "magnitude", "pca")
-    assert figure.layout.xaxis.title.text.startswith("PC1")
+    assert figure.layout.xaxis.title.text.startswith("direction 1 (")
 
 
 def test_transition_shows_frames_prediction_and_marks_the_map(service, sid):
@@ -203,14 +204,14 @@ def test_steer_preview_step_rollout_and_video(service, sid):
     with pytest.raises(UserError, match="start frame first"):
         service.steer_preview(sid, 0, 0, 0, 0, 0)
     current, preview, readout, *values = service.steer_start(sid, "c1", 2)
-    assert current.shape == preview.shape == (64, 64, 3) and len(values) == 5 and "cosine" in readout
+    assert current.shape == preview.shape == (64, 64, 3) and len(values) == 5 and "(cosine " in readout
     assert np.array_equal(service.steer_reset(sid)[0], preview)
     again = service.steer_preview(sid, *values)
     assert np.abs(again.astype(int) - preview).mean() < 2
     moved = service.steer_preview(sid, values[0] + 2, *values[1:])
     assert not np.array_equal(moved, preview)
     figure, _, readout = service.steer_map(sid, "clip", "pca", values[0] + 2, *values[1:])
-    assert "current action" in [t.name for t in figure.data] and "relative error" in readout
+    assert "current action" in [t.name for t in figure.data] and "off in size" in readout
     frame, readout = service.steer_step(sid, values[0] + 2, *values[1:])
     assert np.array_equal(frame, moved)
     current, video, readout = service.steer_rollout(sid, 3, *values)
@@ -227,7 +228,7 @@ def test_controllability_of_the_inferred_action_is_measured(service, sid):
     add(service, sid, "translate.webm")
     service.steer_start(sid, "c1", 0)
     readout = service.steer_map(sid, "clip", "pca", 0, 0, 0, 0, 0)[2]
-    cosine = float(readout.split("cosine ")[1].split(" ")[0])
+    cosine = float(readout.split("(cosine ")[1].split(")")[0])
     assert -1 <= cosine <= 1
 
 
@@ -261,10 +262,13 @@ def test_rebind(service, sid):
 def test_plan_from_a_clip_frame_or_an_image(service, sid):
     add(service, sid, "translate.webm", "rotate.webm")
     video, figure, status, actions = service.plan(sid, "c1", 0, "c1", 3, None, 2, "clip", "pca")
-    assert video.endswith(".webm") and "Planned 2 actions" in status and np.shape(actions) == (2, 8)
+    assert video.endswith(".webm") and "after 2 planned actions" in status and np.shape(actions) == (2, 8)
+    assert "closer)" in status and status.startswith("**The plan")
+    plot = service.plan_figure(sid)
+    assert [trace.name for trace in plot.data] == [f"direction {i}" for i in range(1, 6)] and len(plot.data[0].x) == 2
     assert len(next(t for t in figure.data if t.name == "plan").x) == 2
     goal = np.zeros((40, 30, 4), np.uint8)
-    assert "Planned 1 actions" in service.plan(sid, "c1", 0, None, 0, goal, 1)[2]
+    assert "after 1 planned actions" in service.plan(sid, "c1", 0, None, 0, goal, 1)[2]
 
 
 def test_plan_says_when_planning_is_unavailable(service, sid, monkeypatch):
@@ -301,3 +305,96 @@ def test_idle_sessions_are_freed_in_the_background(model_dir, clips, tmp_path):
         assert "idle" not in svc.sessions and not directory.exists()
     finally:
         svc.close()
+
+
+# ------------------------------------------------------------ first view, stale state, map clicks
+
+
+def test_a_new_page_starts_with_the_demo_clips_and_useful_picks(service, sid, monkeypatch):
+    monkeypatch.setattr(service, "demo", ("translate.webm", "pair_motion.webm", "pair_appearance.webm", "missing.webm"))
+    monkeypatch.setattr(service, "_demo_clips", {})
+    gallery_html, status, card, quality, *rest = service.start(sid)
+    pickers, zones, (figure, note, strips) = rest[:9], rest[9:13], rest[13:]
+    assert [c["name"] for c in service.list_clips(sid)] == ["translate", "pair_motion", "pair_appearance"]
+    assert "Started with 3 example clips" in status and gallery_html.count("data-clip-id=") == 3
+    assert "**Quality**: not evaluated" in card and quality.startswith("Model quality: not evaluated")
+    picks = dict(zip(PICKS, [p.value for p in pickers]))
+    assert picks["remove"] is None and picks["map"] == picks["steer"] == "c1"
+    assert (picks["motion"], picks["appearance"]) == ("c2", "c3") and 'data-clip-id="c2"' in zones[0]
+    assert sum(len(t.x) for t in figure.data if t.name in ("translate", "pair_motion", "pair_appearance")) == 15
+    assert strips.count("<img data-clip-index=") == 3
+    service.remove_clip(sid, "c3")
+    assert len(service.start(sid)[0].split("data-clip-id=")) == 3  # a reload does not add them again
+
+
+def test_removing_a_clip_clears_it_from_every_view(service, sid):
+    add(service, sid, "translate.webm", "rotate.webm")
+    picks = ["c2", "c2", "c1", "c2", "c1", "c2", "c1", "c2", "c1"]
+    service.remove_clip(sid, "c2")
+    gallery_html, *rest = service.views(sid, *picks)
+    pickers, zones, strips, frames = rest[:9], rest[9:13], rest[13], rest[14:]
+    assert 'data-clip-id="c2"' not in gallery_html + "".join(zones) + strips
+    assert all(p.options == [("translate (c1)", "c1")] for p in pickers)
+    assert [p.value for p in pickers] == [None if v == "c2" else KEEP for v in picks]
+    assert 'data-clip-id="c1"' in zones[1] and "Drag a clip" in zones[0]
+    assert list(frames) == [None, None, None]  # the chosen transition's clip is gone
+    assert list(service.views(sid, *["c1"] * 9)[-3:]) == [KEEP, KEEP, KEEP]
+
+
+def test_clicking_a_map_point_chooses_its_transition_and_steering_start(service, sid):
+    add(service, sid, "translate.webm", "rotate.webm")
+    figure, _ = service.action_map(sid, "clip", "pca")
+    row, version, clip_index, t = figure.data[1].customdata[2]
+    clip, t_range, frame_t, frame_next, predicted, figure, _, steer_clip, frame_range = service.select_point(
+        sid, row, version, "clip", "pca")
+    assert (clip, steer_clip, t_range, frame_range) == ("c2", "c2", Range(4, 2), Range(5, 2)) and (clip_index, t) == (1, 2)
+    assert np.array_equal(frame_t, service.sessions.get(sid).library.get("c2").frames[2]) and predicted.shape == (64, 64, 3)
+    assert "chosen transition" in [trace.name for trace in figure.data]
+    service.remove_clip(sid, "c1")
+    with pytest.raises(UserError, match="library changed"):
+        service.select_point(sid, row, version)
+
+
+def test_auto_keeps_the_layout_the_user_is_using(service, sid):
+    UMAP_GATE.set()
+    add(service, sid, "translate.webm", "rotate.webm")
+    service.action_map(sid, "clip", "auto")
+    service.sessions.get(sid).action_map.umap.result(10)
+    figure, _ = service.poll_map(sid, "clip", "auto")
+    assert figure.layout.xaxis.title.text == "UMAP 1"
+    UMAP_GATE.clear()
+    add(service, sid, "camera.webm")
+    figure, note = service.action_map(sid, "clip", "auto")
+    assert figure.layout.xaxis.title.text == "UMAP 1 (earlier layout)" and "placed among their neighbours" in note
+    service.transition(sid, "c1", 1, "clip", "auto")  # the user works with this layout
+    UMAP_GATE.set()
+    service.sessions.get(sid).action_map.umap.result(10)
+    figure, note = service.poll_map(sid, "clip", "auto")
+    assert figure.layout.xaxis.title.text == "UMAP 1 (earlier layout)" and "new UMAP layout is ready" in note
+    assert service.poll_map(sid, "clip", "auto") == (KEEP, KEEP)
+    figure, note = service.adopt_layout(sid, "clip", "auto")
+    assert figure.layout.xaxis.title.text == "UMAP 1" and note == ""
+
+
+def test_steering_strip_shows_each_direction(service, sid):
+    add(service, sid, "translate.webm", "rotate.webm")
+    service.steer_start(sid, "c1", 1)
+    strip = service.steer_strip(sid)
+    assert strip.shape == (5 * 64 + 4 * 2, 3 * 64 + 2 * 2, 3) and strip.dtype == np.uint8
+    left, middle = strip[:64, :64].astype(int), strip[:64, 66:130].astype(int)
+    assert np.abs(left - middle).mean() > 0  # -2 σ along direction 1 differs from 0 σ
+
+
+def test_letterbox_or_crop_is_chosen_and_said_on_the_card(service, sid, tmp_path):
+    frames = np.zeros((4, 48, 64, 3), np.uint8)
+    frames[:, :, :8] = 255  # a white band at the left edge: kept by letterbox, cut by crop
+    path = write_video(frames, tmp_path / "wide.webm", fps=4)
+    gallery_html, _ = service.add_files(sid, [str(path)], "letterbox")
+    assert "4:3, letterboxed" in gallery_html
+    service.add_files(sid, [str(path)], "crop")
+    boxed, cropped = (service.sessions.get(sid).library.get(c).frames[0] for c in ("c1", "c2"))
+    assert boxed[:8].max() < 40 and boxed[32, :4].mean() > 200  # black bars above, the band kept
+    assert cropped[32, :4].mean() < 40
+    assert "centre-cropped (25% of the width not shown)" in service.library(sid)
+    with pytest.raises(UserError, match="Fit must be one of"):
+        service.add_files(sid, [str(path)], "stretch")

@@ -109,8 +109,10 @@ def test_action_map_figure(color_by):
     assert {"chosen transition", "plan", "current action"} <= set(names)
     points = sum(len(t.x) for t in figure.data if t.name not in ("chosen transition", "plan", "current action"))
     assert points == 40
-    assert "t 3→4" in figure.data[0].hovertext[3]
-    assert figure.layout.xaxis.title.text.startswith("PC1")
+    assert "frames 3 → 4" in figure.data[0].hovertext[3] and figure.data[0].hovertext[3].endswith(" action")
+    assert figure.layout.xaxis.title.text.startswith("direction 1 (")
+    row = figure.data[0].customdata[3]
+    assert list(row) == [3, 1, 0, 3]  # row, library version, clip index, t: what the page's map script reads
 
 
 def test_empty_figure_has_a_message():
@@ -275,8 +277,11 @@ def test_compute_uses_the_zerogpu_decorator_when_spaces_is_installed(monkeypatch
     fake.GPU = lambda fn: lambda *args: ("gpu", fn(*args))
     monkeypatch.setitem(sys.modules, "spaces", fake)
     reloaded = importlib.reload(device)
+    on_cuda, on_cpu = types.SimpleNamespace(device="cuda:0"), types.SimpleNamespace(device="cpu")
     try:
-        assert reloaded.compute(max, 1, 2) == ("gpu", 2)
+        assert reloaded.compute(lambda model, x: x, on_cuda, 2) == ("gpu", 2)
+        assert reloaded.compute(lambda model, x: x, on_cpu, 2) == 2  # CPU previews hold no GPU
+        assert reloaded.compute(max, 1, 2) == 2
     finally:
         monkeypatch.delitem(sys.modules, "spaces")
         importlib.reload(device)
