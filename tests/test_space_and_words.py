@@ -1,0 +1,93 @@
+"""What a Space needs from the repository, and the app's numbers said in words."""
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explorer import words
+from explorer.clips import Clip, aspect_name
+from explorer.decode import letterbox
+from explorer.quality import Quality, from_dict, read_quality
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = re.compile(r"\.(safetensors|pt|webm|png|gif|mp4|npy|npz)$")
+
+
+def test_every_binary_file_is_stored_with_lfs_and_the_licence_matches_the_card():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    binaries = [p for p in tracked if BINARY.search(p)]
+    assert binaries, "the repository ships model weights and example clips"
+    out = subprocess.run(["git", "check-attr", "filter", "--", *binaries], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert [line for line in out if not line.endswith(": filter: lfs")] == []
+    assert "license: mit" in (ROOT / "README.md").read_text() and "MIT License" in (ROOT / "LICENSE").read_text()
+
+
+def test_the_space_installs_only_what_the_app_needs_and_the_readme_commands_hold():
+    app = (ROOT / "requirements.txt").read_text()
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    for tool in ("pytest", "playwright", "accelerate"):
+        assert not re.search(rf"^{tool}\b", app, re.M) and re.search(rf"^{tool}\b", dev, re.M)
+    assert "-r requirements.txt" in dev
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^    (pip install .*)$", readme, re.M)
+    assert commands == ["pip install -r requirements.txt && python app.py",
+                        "pip install -r requirements-dev.txt && python -m pytest"]
+    assert commands[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_app_module_has_a_demo_for_reload_mode():
+    source = (ROOT / "app.py").read_text()
+    assert re.search(r"^demo = build\(", source, re.M) and "if gr.NO_RELOAD:" in source
+
+
+def test_quality_from_the_models_evaluation_file(tmp_path):
+    assert read_quality(str(tmp_path)).line() == "Model quality: not evaluated (no eval.json beside the model)."
+    (tmp_path / "eval.json").write_text(json.dumps({
+        "prediction": {"one_step": {"psnr": 27.2}, "copy_last": {"psnr": 30.04}, "rollout": {"psnr": 21.0},
+                       "copy_first": {"psnr": 27.5}},
+        "interpretability": {"probe_r2": {"dx": 0.5, "dy": 0.7, "mean": 0.6}}, "planning": {"success_rate": 0.25}}))
+    quality = read_quality(str(tmp_path / "model.pt"))
+    assert quality == Quality(27.2, 30.04, 21.0, 27.5, 0.6, 0.25)
+    assert quality.line() == ("Model quality: one-step prediction 27 dB, copying the last frame 30 dB: "
+                              "predictions are blurrier than the input.")
+    card = quality.markdown()
+    assert "8-step rollout 21 dB against 28 dB" in card and "(below that baseline)" in card
+    assert "reads 60% of the true motion" in card and "reaches 25% of its goals" in card
+    assert "beat repeating" in from_dict({"prediction": {"one_step": {"psnr": 33}, "copy_last": {"psnr": 30}}}).line()
+    (tmp_path / "eval.json").write_text("{not json")
+    assert not read_quality(str(tmp_path)).evaluated
+
+
+def test_bundled_model_quality_is_read_generically():
+    quality = read_quality(str(ROOT / "checkpoints"))
+    data = json.loads((ROOT / "checkpoints" / "eval.json").read_text())
+    assert quality.one_step == pytest.approx(data["prediction"]["one_step"]["psnr"])
+    assert f"{data['prediction']['one_step']['psnr']:.0f} dB" in quality.line()
+
+
+@pytest.mark.parametrize("cosine, error, verdict", [(0.98, 0.2, "follows this action well"),
+                                                    (0.7, 0.9, "only in part"), (-0.8, 1.5, "does not follow")])
+def test_controllability_in_words(cosine, error, verdict):
+    sentence = words.controllability(cosine, error)
+    assert verdict in sentence and f"(cosine {cosine:.2f})" in sentence and f"{error:.0%} off in size" in sentence
+
+
+def test_plan_result_and_shares_in_words():
+    assert "gets close to the goal" in words.plan_result(4, 1.0, 0.2) and "(80% closer)" in words.plan_result(4, 1.0, 0.2)
+    assert "does not get closer" in words.plan_result(4, 1.0, 1.3)
+    assert [words.share(v) for v in (0, 0.0004, 0.003, 0.38)] == ["0%", "<0.1%", "0.3%", "38%"]
+    sizes = np.arange(1, 101, dtype=float)
+    assert [words.action_size(v, sizes) for v in (2, 50, 99)] == ["small action", "typical action", "large action"]
+
+
+def test_letterbox_keeps_the_whole_frame_and_the_card_says_how():
+    frame = np.full((30, 40, 3), 200, np.uint8)
+    boxed = letterbox(frame, 64)
+    assert boxed.shape == (64, 64, 3) and boxed[:7].max() == 0 and boxed[-7:].max() == 0 and boxed[32].min() == 200
+    clip = Clip("c1", "wide", np.zeros((2, 8, 8, 3), np.uint8), 8.0, np.zeros((1, 4), np.float32), None, "crop", 16 / 9)
+    assert clip.shape_note() == "16:9, centre-cropped (44% of the width not shown)"
+    assert aspect_name(4 / 3) == "4:3" and aspect_name(1.1) == "1.10:1"
