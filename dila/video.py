@@ -42,6 +42,8 @@ class VideoError(ValueError):
 class Video(NamedTuple):
     frames: np.ndarray
     fps: float
+    decodable: int | None = None  # with allow_partial: how many of the `announced` frames decoded
+    announced: int | None = None  # ... when later frames failed (None when the whole video decoded)
 
 
 def center_crop_square(frames: np.ndarray) -> np.ndarray:
@@ -110,7 +112,8 @@ def _sane_fps(fps: float) -> float:
     return float(fps) if np.isfinite(fps) and 0 < fps <= 1000 else DEFAULT_FPS
 
 
-def _ffmpeg_source(path: Path, max_frames: int, max_duration_s: float) -> tuple[Iterator[np.ndarray], int, float]:
+def _ffmpeg_source(path: Path, max_frames: int, max_duration_s: float, stopped: dict | None = None,
+                   within: int | None = None) -> tuple[Iterator[np.ndarray], int, float]:
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not capture.isOpened():
         raise VideoError(f"{path.name}: the video cannot be opened; it may be corrupt, truncated "
@@ -123,13 +126,15 @@ def _ffmpeg_source(path: Path, max_frames: int, max_duration_s: float) -> tuple[
     except VideoError:
         capture.release()
         raise
-    frames = _capture_frames(capture, count, max_frames, int(max_duration_s * fps), path.name)
+    frames = _capture_frames(capture, within or count, max_frames, int(max_duration_s * fps), path.name,
+                             {} if stopped is None else stopped)
     return frames, count, fps
 
 
 def _capture_frames(capture: cv2.VideoCapture, count: int, max_frames: int, max_count: int,
-                    name: str) -> Iterator[np.ndarray]:
-    """Frames at even indices when `count` is known (seeking over long gaps), else every frame."""
+                    name: str, stopped: dict) -> Iterator[np.ndarray]:
+    """Frames at even indices when `count` is known (seeking over long gaps), else every frame.
+    A frame that fails to decode ends the stream; `stopped["at"]` then says at which index."""
     targets = even_indices(count, max_frames) if count > 0 else None
     position = 0
     try:
@@ -143,9 +148,11 @@ def _capture_frames(capture: cv2.VideoCapture, count: int, max_frames: int, max_
                 while position < target and capture.grab():
                     position += 1
                 if position < target:
+                    stopped["at"] = position
                     return
             ok, frame = capture.read()
             if not ok or frame is None:
+                stopped["at"] = position
                 return
             position += 1
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
@@ -230,26 +237,32 @@ def _keep_even(frames: Iterable[np.ndarray], max_frames: int) -> tuple[list[np.n
 
 def read_video(path: str | Path, max_frames: int = DEFAULT_MAX_FRAMES, size: tuple[int, int] | None = None,
                crop_square: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
-               max_duration_s: float = MAX_DURATION_S, min_frames: int = 2) -> Video:
+               max_duration_s: float = MAX_DURATION_S, min_frames: int = 2, allow_partial: bool = False) -> Video:
     """Decode up to `max_frames` evenly spaced frames as uint8 RGB [t, h, w, 3].
 
     Each frame is optionally centre-cropped to a square, then resized to `size` = (h, w), or,
     without `size`, shrunk to at most `max_pixels` pixels keeping its aspect ratio, as soon as
     it is decoded, so memory stays bounded by max_frames output frames. The returned fps is that
     of the returned frames (lower than the source's when frames were skipped).
-    Raises VideoError, with a message fit for users, for anything that is not a usable video.
+    With `allow_partial`, a video whose later frames fail to decode gives evenly spaced frames of
+    the part that decodes (at least `min_frames`), and says how much that was (`decodable` of
+    `announced`). Raises VideoError, with a message fit for users, for anything that is not a
+    usable video.
     """
     if not 1 <= max_frames <= MAX_FRAMES:
         raise ValueError(f"max_frames must be between 1 and {MAX_FRAMES}")
     path = Path(path).resolve()
     if not path.exists():
         raise VideoError(f"{path.name}: no such file or folder.")
+    stopped: dict = {}
     if path.is_dir():
         source, count, fps = _folder_source(path, max_frames)
     else:
-        source, count, fps = _file_source(path, max_frames, max_duration_s)
+        source, count, fps = _file_source(path, max_frames, max_duration_s, stopped)
     frames, seen = _keep_even(_format(source, size, crop_square, max_pixels), max_frames)
     expected = min(count, max_frames)
+    if allow_partial and len(frames) < expected and stopped.get("at", 0) >= min_frames:
+        return _decodable_part(path, max_frames, size, crop_square, max_pixels, max_duration_s, min_frames, stopped["at"], count)
     if not frames:
         raise VideoError(f"{path.name}: no decodable frames.")
     if count > 0 and len(frames) < expected / 2:
@@ -261,7 +274,23 @@ def read_video(path: str | Path, max_frames: int = DEFAULT_MAX_FRAMES, size: tup
     return Video(np.stack(frames), fps * len(frames) / max(total, len(frames)))
 
 
-def _file_source(path: Path, max_frames: int, max_duration_s: float) -> tuple[Iterator[np.ndarray], int, float]:
+def _decodable_part(path: Path, max_frames: int, size, crop_square: bool, max_pixels: int, max_duration_s: float,
+                    min_frames: int, decodable: int, announced: int, passes: int = 3) -> Video:
+    """Evenly spaced frames of the first `decodable` ones, narrowed again when one of those fails too."""
+    for _ in range(passes):
+        stopped: dict = {}
+        source, _, fps = _ffmpeg_source(path, max_frames, max_duration_s, stopped, within=decodable)
+        frames, _ = _keep_even(_format(source, size, crop_square, max_pixels), max_frames)
+        if "at" not in stopped or stopped["at"] < min_frames:
+            break
+        decodable = stopped["at"]
+    if len(frames) < min_frames:
+        raise VideoError(f"{path.name}: only {len(frames)} of its {announced} frames decode; at least {min_frames} are needed.")
+    return Video(np.stack(frames), fps * len(frames) / max(decodable, len(frames)), decodable, announced)
+
+
+def _file_source(path: Path, max_frames: int, max_duration_s: float,
+                 stopped: dict | None = None) -> tuple[Iterator[np.ndarray], int, float]:
     file_bytes = path.stat().st_size
     if file_bytes == 0:
         raise VideoError(f"{path.name}: the file is empty.")
@@ -273,7 +302,7 @@ def _file_source(path: Path, max_frames: int, max_duration_s: float) -> tuple[It
         raise VideoError(f"{path.name}: not a video file (supported: MP4, MOV, WebM, MKV, AVI, GIF).")
     if kind == "gif":
         return _gif_source(path, max_frames, max_duration_s)
-    return _ffmpeg_source(path, max_frames, max_duration_s)
+    return _ffmpeg_source(path, max_frames, max_duration_s, stopped)
 
 
 def _check_frames(frames: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ class Clip:
     source: str | None = None  # the file it came from, to decode again for another model
     fit: str = "letterbox"  # how a non-square source became square: "letterbox" or "crop"
     aspect: float = 1.0  # the source's width / height
+    note: str = ""  # what decoding had to leave out, in words
 
     def card(self, draggable: bool = True) -> str:
         return card(self.id, self.name, len(self.frames), self.frames[0], draggable, self.shape_note())

@@ -19,13 +19,17 @@ def decode_clip(path: str, image_size: int, max_frames: int, max_duration_s: flo
     if fit not in FITS:
         raise UserError(f"Fit must be one of {', '.join(FITS)}, got {fit!r}.")
     try:
-        video = read_video(path, max_frames=max_frames, max_pixels=(2 * image_size) ** 2, max_duration_s=max_duration_s)
+        video = read_video(path, max_frames=max_frames, max_pixels=(2 * image_size) ** 2, max_duration_s=max_duration_s,
+                           allow_partial=True)
     except VideoError as error:
         raise UserError(str(error)) from None
     height, width = video.frames.shape[1:3]
     square = letterbox if fit == "letterbox" else crop
     frames = np.stack([square(frame, image_size) for frame in video.frames])
-    return {"frames": frames, "fps": np.float64(video.fps), "aspect": np.float64(width / height)}
+    result = {"frames": frames, "fps": np.float64(video.fps), "aspect": np.float64(width / height)}
+    if video.announced is not None:
+        result.update(decodable=np.int64(video.decodable), announced=np.int64(video.announced))
+    return result
 
 
 def crop(frame: np.ndarray, side: int) -> np.ndarray:

@@ -13,7 +13,8 @@ class Limits:
     clip_frames: int = 32
     max_clips: int = 64
     decode_timeout_s: float = 30.0
-    decode_memory_mb: int = 3072
+    decoders: int = 2
+    decode_memory_mb: int = 1536
     max_rollout_steps: int = 64
     max_steer_frames: int = 256
     session_idle_s: float = 1800.0

@@ -24,7 +24,7 @@ from explorer.sessions import Session, SessionStore
 from explorer.sources import SourcePolicy
 from explorer.steer import Steering
 from explorer.views import KEEP, Choices, Range
-from explorer.worker import Worker, WorkerError
+from explorer.worker import Worker, WorkerError, WorkerPool
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SLIDER_LIMIT = 5.0
@@ -35,6 +35,8 @@ DEMO = ("translation.webm", "rotation.webm", "pair_motion.webm", "pair_appearanc
 
 
 class Explorer:
+    decode_task = "explorer.decode:decode_clip"
+
     def __init__(self, model: str | None = None, device: str | None = None, limits: Limits = Limits(),
                  embedder: Embedder | None | str = "worker", assets: Path = ASSETS, root: Path | None = None,
                  demo: tuple[str, ...] = (), sources: SourcePolicy | None = None):
@@ -45,7 +47,8 @@ class Explorer:
         self._demo_lock = threading.Lock()
         policy = sources or SourcePolicy(model or default_source(), max_download_mb=limits.max_download_mb)
         self.models = ModelCache(policy, device or pick_device())
-        self._decoder = Worker(memory_mb=limits.decode_memory_mb, preload=("explorer.decode",))
+        self._decoder = WorkerPool(limits.decoders, limits.decode_timeout_s, memory_mb=limits.decode_memory_mb,
+                                   preload=("explorer.decode",))
         self._decoder.start()
         self._umap_worker = None
         if embedder == "worker":
@@ -173,7 +176,7 @@ class Explorer:
         size = model.pipeline.image_size
         frames, fps = clip.frames, clip.fps
         if frames.shape[1] != size and clip.source and Path(clip.source).is_file():
-            frames, fps, _ = self._decode(clip.source, size, clip.fit)
+            frames, fps, _, _ = self._decode(clip.source, size, clip.fit)
         elif frames.shape[1] != size:
             frames = np.stack([fit_image(f, size) for f in clip.frames])
         actions = compute(model.pipeline.encode_clip, frames).actions
@@ -196,7 +199,8 @@ class Explorer:
             added, problems = [], []
             for path in paths:
                 try:
-                    added.append(self._add(session, model, path, fit).name)
+                    clip = self._add(session, model, path, fit)
+                    added.append(f"{clip.name} ({clip.note})" if clip.note else clip.name)
                 except UserError as error:
                     problems.append(str(error))
             if not added:
@@ -237,22 +241,27 @@ class Explorer:
     def _add(self, session: Session, model: LoadedModel, path: str, fit: str) -> Clip:
         session.library.check_room()
         clip = self._footage(model, path, fit)
-        return session.library.add(clip.name, clip.frames, clip.fps, clip.actions, clip.source, clip.fit, clip.aspect)
+        added = session.library.add(clip.name, clip.frames, clip.fps, clip.actions, clip.source, clip.fit, clip.aspect)
+        added.note = clip.note
+        return added
 
     def _footage(self, model: LoadedModel, path: str, fit: str) -> Clip:
         """A file decoded and encoded, as a clip without an id."""
         path = check_upload(path, self.limits.max_upload_mb)
-        frames, fps, aspect = self._decode(str(path), model.pipeline.image_size, fit)
+        frames, fps, aspect, note = self._decode(str(path), model.pipeline.image_size, fit)
         actions = compute(model.pipeline.encode_clip, frames).actions
-        return Clip("", path.stem, frames, fps, actions, str(path), fit, aspect)
+        return Clip("", path.stem, frames, fps, actions, str(path), fit, aspect, note)
 
-    def _decode(self, path: str, size: int, fit: str) -> tuple[np.ndarray, float, float]:
+    def _decode(self, path: str, size: int, fit: str) -> tuple[np.ndarray, float, float, str]:
         args = [path, size, self.limits.clip_frames, self.limits.max_duration_s, fit]
         try:
-            result = self._decoder.call("explorer.decode:decode_clip", args, self.limits.decode_timeout_s)
+            result = self._decoder.call(self.decode_task, args, self.limits.decode_timeout_s)
         except WorkerError as error:
             raise UserError(f"{Path(path).name}: could not be decoded ({error}).") from None
-        return result["frames"], float(result["fps"]), float(result["aspect"])
+        note = ""
+        if "announced" in result:
+            note = f"only the first {int(result['decodable'])} of its {int(result['announced'])} frames decode"
+        return result["frames"], float(result["fps"]), float(result["aspect"]), note
 
     @staticmethod
     def _gallery(session: Session) -> str:

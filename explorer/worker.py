@@ -12,7 +12,9 @@ import atexit
 import importlib
 import json
 import os
+import queue
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,9 +33,13 @@ class WorkerError(RuntimeError):
     """The child crashed, ran out of memory or time; it is restarted for the next call."""
 
 
+STOPPED = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 class Worker:
     def __init__(self, nice: int = 0, memory_mb: int | None = None, env: dict[str, str] | None = None,
                  preload: tuple[str, ...] = ()):
+        self.memory_mb = memory_mb
         self._args = ["--nice", str(nice)] + (["--memory-mb", str(memory_mb)] if memory_mb else [])
         self._args += [arg for module in preload for arg in ("--preload", module)]
         self._env = {**os.environ, **QUIET_ENV, **(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -99,8 +105,52 @@ class Worker:
             self._stop()
             if self._closed:
                 raise WorkerError("the worker has been stopped")
-            raise WorkerError("it ran out of memory" if code in (-9, -6, 137) else f"the worker stopped (exit code {code})")
+            raise WorkerError(self._death(code))
         return json.loads(line)
+
+    def _death(self, code: int) -> str:
+        """What a child's exit status says happened, in words."""
+        if code >= 0:
+            return f"the worker process ended unexpectedly (exit code {code})"
+        name = signal.Signals(-code).name
+        if -code in STOPPED:
+            return f"the worker process was stopped from outside ({name}) before it finished; try again"
+        cap = f", or it needed more than its memory cap of {self.memory_mb} MB" if self.memory_mb else ""
+        return f"the worker process crashed ({name}): the file may be damaged{cap}"
+
+
+class WorkerPool:
+    """`size` workers shared by every caller: a call takes a free one, waiting in turn (first come,
+    first served) while all are busy, at most `wait_s`."""
+
+    def __init__(self, size: int, wait_s: float, **options):
+        self.wait_s = wait_s
+        self._workers = [Worker(**options) for _ in range(size)]
+        self._free: queue.Queue[Worker] = queue.Queue()
+        for worker in self._workers:
+            self._free.put(worker)
+
+    def start(self) -> None:
+        for worker in self._workers:
+            worker.start()
+
+    def call(self, task: str, args: list, timeout: float) -> dict[str, np.ndarray]:
+        try:
+            worker = self._free.get(timeout=self.wait_s)
+        except queue.Empty:
+            raise UserError(f"All {len(self._workers)} decoders stayed busy for {self.wait_s:g} s; try again in a moment.") from None
+        try:
+            return worker.call(task, args, timeout)
+        finally:
+            self._free.put(worker)
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [worker.pid for worker in self._workers]
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.close()
 
 
 def _run(task: str, args: list) -> dict:
@@ -135,7 +185,8 @@ def main(argv=None) -> None:
         except UserError as error:
             reply = {"ok": False, "user": True, "error": str(error)}
         except MemoryError:
-            reply = {"ok": False, "user": False, "error": "it ran out of memory"}
+            cap = f"it reached its memory cap of {options.memory_mb} MB" if options.memory_mb else "it ran out of memory"
+            reply = {"ok": False, "user": False, "error": cap}
         except Exception as error:  # reported to the parent, which decides what to show
             reply = {"ok": False, "user": False, "error": f"{type(error).__name__}: {error}"}
         replies.write(json.dumps(reply) + "\n")
