@@ -3,7 +3,8 @@
     python -m dila.train --out runs/phase1 --phase 1 --steps 6000
     python -m dila.train --out runs/phase2 --phase 2 --steps 1500 --init runs/phase1
 
-Runs on CPU, on one GPU, or on several through `accelerate launch -m dila.train ...`. Every
+Runs on CPU, on one GPU, or on several through `accelerate launch -m dila.train ...`; on several CPU
+processes through `ACCELERATE_USE_CPU=1 torchrun --nproc-per-node 2 -m dila.train ...`. Every
 `--save-every` steps the run directory gets `config.json` + `model.safetensors` (the model) and
 `training_state.pt` (optimizer, schedule, step, random state); running the same command again
 resumes from it. Losses go to `log.jsonl`.
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.utils import set_seed
 from einops import rearrange
 from torch.utils.data import DataLoader
@@ -154,7 +155,7 @@ class Objective(torch.nn.Module):
 
 
 def train(args: TrainArgs) -> Path:
-    accelerator = Accelerator()
+    accelerator = Accelerator(kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     set_seed(args.seed)
     out = Path(args.out)
     codec = load_codec(args.codec, device=accelerator.device)
@@ -191,7 +192,7 @@ def train(args: TrainArgs) -> Path:
         optimizer.step()
         scheduler.step()
         if (step + 1) % args.log_every == 0 and accelerator.is_main_process:
-            record = {"step": step + 1, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
+            record = {"step": step + 1, "processes": accelerator.num_processes, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
                       "lr": scheduler.get_last_lr()[0], "seconds": round(time.perf_counter() - start, 1)}
             with open(out / LOG_NAME, "a") as log:
                 log.write(json.dumps(record) + "\n")

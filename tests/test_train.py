@@ -68,10 +68,11 @@ def test_output_norm_starts_at_the_token_statistics(tiny_config):
 def test_two_processes_on_cpu(setup):
     tmp, common = setup
     run = tmp / "ddp"
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "dila.train", "--out", str(run), "--steps", "2", *common]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "dila.train", "--out", str(run), "--steps", "2", *common]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "1", "PYTHONPATH": os.getcwd()}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert torch.load(run / STATE_NAME, weights_only=True)["step"] == 2
     assert log_steps(run) == [1, 2]
+    assert {json.loads(line)["processes"] for line in (run / "log.jsonl").read_text().splitlines()} == {2}
