@@ -71,6 +71,19 @@ class Library:
         self.version += 1
         return clip
 
+    @property
+    def counter(self) -> int:
+        return self._counter
+
+    @counter.setter
+    def counter(self, value: int) -> None:
+        self._counter = value
+
+    def restore(self, clip: Clip) -> None:
+        """A clip saved earlier, under its own id."""
+        self._clips[clip.id] = clip
+        self.version += 1
+
     def replace(self, clip: Clip) -> None:
         self._clips[clip.id] = clip
         self.version += 1

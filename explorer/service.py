@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer import gallery, planning, steer, words
+from explorer import gallery, persist, planning, steer, words
 from explorer.clips import Clip, Library
 from explorer.decode import FITS, VIDEO_TYPES, check_upload
 from explorer.device import compute, pick_device
@@ -20,7 +20,7 @@ from explorer.media import fit_image, panels, write_clip
 from explorer.models import LoadedModel, ModelCache, default_source
 from explorer.quality import Quality, read_quality
 from explorer.projection import ActionMap, Embedder, build_map, worker_fit
-from explorer.sessions import Session, SessionStore
+from explorer.sessions import STATE_DIR, Session, SessionStore
 from explorer.sources import SourcePolicy
 from explorer.steer import Steering
 from explorer.views import KEEP, Choices, Range
@@ -99,6 +99,7 @@ class Explorer:
             first.update(remove=None, motion=by_name.get("pair_motion", first["motion"]),
                          appearance=by_name.get("pair_appearance", clips[1] if len(clips) > 1 else None))
             first.update(structure=first["appearance"], content=first["motion"])
+            first.update({role: c for role, c in session.picks.items() if role in first and c in clips})
             options = session.library.options()
             status = (f"Started with {len(clips)} example clips: click a point on the map, or steer from a frame."
                       if clips else "")
@@ -146,13 +147,33 @@ class Explorer:
         self.sessions.drop(sid)
 
     def _new_session(self, sid: str, directory: Path) -> Session:
-        return Session(sid, directory, Library(self.limits.max_clips), self.models.default)
+        saved = persist.load(directory / STATE_DIR, self.limits.max_clips)
+        if saved is None:
+            return Session(sid, directory, Library(self.limits.max_clips), self.models.default)
+        session = Session(sid, directory, saved["library"], saved["model"], started=saved["started"], picks=saved["picks"])
+        try:
+            model = self.models.get(session.model_key)
+        except UserError:
+            model = self.models.get()
+        session.model_key = model.key
+        if saved["steering"] and saved["steering"]["frames"][0].shape[0] == model.pipeline.image_size:
+            frames = saved["steering"]["frames"]
+            state = compute(model.pipeline.start, np.stack(frames))
+            session.steering = Steering(state, frames, saved["steering"]["base"], saved["steering"]["fps"])
+        return session
 
     @contextmanager
     def _session(self, sid: str):
         session = self.sessions.get(sid)
         with session.lock:
             yield session, self.models.get(session.model_key)
+            self.sessions.save(session)
+
+    def attach(self, sid: str, key: str | None) -> str:
+        """Bind this page to the browser's saved key (its session comes back after a reload or a
+        restart); returns the key the browser should keep: a fresh one for none, a forged or an
+        expired one."""
+        return self.sessions.attach(sid, key)
 
     # ------------------------------------------------------------ model
 
@@ -458,6 +479,7 @@ class Explorer:
             raise UserError(f"Unknown role {role!r}.")
         with self._session(sid) as (session, _):
             clip = session.library.get(clip_id)
+            session.picks[role] = clip.id
             return gallery.dropzone(role, clip.card(draggable=False)), clip.id
 
     def add_and_pick(self, sid: str, paths: list[str] | str | None, role: str):

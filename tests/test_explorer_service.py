@@ -291,7 +291,8 @@ def test_sessions_do_not_share_anything(service):
         service.steer_step("bob", 0, 0, 0, 0, 0)
     service.close_session("alice")
     service.close_session("bob")
-    assert service.list_clips("alice") == []
+    assert [c["name"] for c in service.list_clips("alice")] == ["translate"]  # kept on disk for her return
+    assert service.list_clips("bob") == []
     service.close_session("alice")
 
 
