@@ -295,7 +295,8 @@ def build(svc: Explorer) -> gr.Blocks:
         list_clips.click(bind(svc.list_clips), None, clips_json, api_name="list_clips")
         gr.api(_api_example(svc), api_name="add_example")
 
-        first_view = demo.load(bind(svc.start), None,
+        browser_key = gr.BrowserState(None, storage_key="dila-session", secret=svc.sessions.browser_secret)
+        first_view = demo.load(bind(svc.attach), browser_key, browser_key, **QUIET).then(bind(svc.start), None,
                                [library, status, model_info, map_quality, *pickers.values(), *zones, plot, map_note, bridge],
                                **QUIET)
         first_view.then(bind(svc.quality_line, repeat=len(qualities) - 1), None, qualities[1:], **QUIET)

@@ -112,6 +112,12 @@ class SessionStore:
             self._aliases[page_id] = key
         return key
 
+    @property
+    def browser_secret(self) -> str:
+        """A stable secret for the browser-side store of the key (sent to the page: obfuscation
+        only; the key's own signature is what protects a session)."""
+        return self._sign("browser-state")
+
     def _sign(self, token: str) -> str:
         return hmac.new(self._secret, token.encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -145,7 +151,10 @@ class SessionStore:
 
     def save(self, session: Session) -> None:
         """Write the session's changes to disk (call with its lock held), then keep the total
-        within its cap by freeing the longest idle sessions."""
+        within its cap by freeing the longest idle sessions. Only sessions of a browser key are
+        saved: a page without one (an API client) could never come back to it."""
+        if not self.valid(session.id):
+            return
         persist.save(session, session.state_dir, self.session_bytes)
         if session.saved is not None and persist.disk_bytes(self.root) > self.total_bytes:
             self._free_disk(keep=session.directory)

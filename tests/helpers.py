@@ -39,10 +39,11 @@ class PatchCodec(nn.Module):
 
 
 @contextlib.contextmanager
-def running_app(model: Path, log_path: Path, timeout_s: float):
-    """`python app.py` on a free loopback port; yields its URL once it serves its page."""
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OPENCV_LOG_LEVEL": "ERROR"}
+def running_app(model: Path, log_path: Path, timeout_s: float, port: int | None = None, env: dict | None = None):
+    """`python app.py` on a loopback port (a free one by default); yields its URL once it serves its page."""
+    port = port or free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OPENCV_LOG_LEVEL": "ERROR",
+           **(env or {})}
     started = time.perf_counter()
     with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would block the app
         process = subprocess.Popen([sys.executable, "app.py", "--model", str(model), "--host", "127.0.0.1",

@@ -86,6 +86,7 @@ def test_disk_use_is_capped_and_the_longest_idle_go_first(setup, tmp_path):
     try:
         pages = ["oldest", "middle", "newest"]
         for page in pages:
+            svc.attach(page, None)
             svc.add_example(page, "motion.webm")
             time.sleep(0.05)
         directories = {p: svc.sessions.get(p).directory for p in pages}
