@@ -40,7 +40,9 @@ INTRO = ("## DiLA explorer\n"
          "Drag library clips onto Transfer or Rebind to move one clip's motion onto another; add your own videos "
          "on the left.")
 LAYOUT_CSS = """
-#steer-frames { position: sticky; top: 0; z-index: 20; background: var(--block-background-fill); }
+.gradio-container { overflow: clip !important; }
+#steer-frames { position: sticky; top: 0; z-index: 200; background: var(--background-fill-primary);
+  box-shadow: 0 2px 6px rgba(0,0,0,0.12); }
 .dila-quality { font-size: 12px; color: #6b7280; }
 .dila-examples button { font-size: 12px; padding: 2px 6px; }
 #remove-row button { white-space: nowrap; }
@@ -172,9 +174,12 @@ def build(svc: Explorer) -> gr.Blocks:
                     map_clip = clip_picker("Transition of clip")
                     map_t = index_slider("frame t → t+1", last)
                 with gr.Row():
-                    frame_t = gr.Image(label="frame t", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT)
-                    frame_t1 = gr.Image(label="frame t+1", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT)
-                    predicted = gr.Image(label="predicted t+1", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT)
+                    frame_t = gr.Image(label="frame t", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT,
+                                       elem_id="frame-t")
+                    frame_t1 = gr.Image(label="frame t+1", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT,
+                                       elem_id="frame-t1")
+                    predicted = gr.Image(label="predicted t+1", elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT,
+                                       elem_id="predicted")
                 map_quality = quality_line()
 
             with gr.Column(scale=2, min_width=360):

@@ -25,6 +25,7 @@ from helpers import running_app
 from PIL import Image
 
 from explorer.dev_model import write_dev_model
+from explorer.service import DEMO
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -41,6 +42,8 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
                  "--disable-dev-shm-usage", "--mute-audio"]
 VIEWPORT = {"width": 1280, "height": 1024}
+if sync_playwright is not None:
+    expect.set_options(timeout=WAIT_MS)
 SHOT_COLOURS = 128  # screenshots are committed: a 128-colour palette keeps each near 50 KB
 
 
@@ -135,16 +138,17 @@ def test_upload_steer_and_drag_clips_to_transfer(page, server):
     page.goto(server)
     expect(page.get_by_role("heading", name="DiLA explorer")).to_be_visible()
     gallery = page.locator("#clip-gallery")
-    expect(gallery).to_contain_text("No clips yet")
+    cards = gallery.locator(".dila-card[data-clip-id]")
+    expect(cards).to_have_count(len(DEMO))  # the demo library
 
     # Upload two example clips through the file input, as a file chooser would.
     page.locator("input[type=file][data-testid=file-upload]").first.set_input_files(
         [ASSETS / "pair_motion.webm", ASSETS / "pair_appearance.webm"])
-    cards = gallery.locator(".dila-card[data-clip-id]")
-    expect(cards).to_have_count(2)
-    expect(cards.nth(0)).to_have_attribute("draggable", "true")
-    expect(cards.nth(0)).to_contain_text("pair_motion")
-    expect(cards.nth(1)).to_contain_text("pair_appearance")
+    expect(cards).to_have_count(len(DEMO) + 2)
+    motion_card, appearance_card = cards.nth(len(DEMO)), cards.nth(len(DEMO) + 1)
+    expect(motion_card).to_have_attribute("draggable", "true")
+    expect(motion_card).to_contain_text("pair_motion")
+    expect(appearance_card).to_contain_text("pair_appearance")
     expect(page.get_by_text("Added pair_motion, pair_appearance.")).to_be_visible()
     # The upload's follow-ups: the map draws the library's transitions (not the empty figure).
     expect(page.locator(".js-plotly-plot .scatterlayer .trace").first).to_be_attached()
@@ -156,21 +160,23 @@ def test_upload_steer_and_drag_clips_to_transfer(page, server):
     # Steer: pick the clip and a frame, start, then move sliders and watch the live frame.
     page.get_by_role("tab", name="Steer").click()
     page.get_by_label("Start in clip").click()
-    page.get_by_role("option", name="pair_motion (c1)").click()
+    page.get_by_role("option", name="pair_motion (c5)").click()
     frame_box = page.get_by_label("number input for at frame")
     expect(page.get_by_label("range slider for at frame")).not_to_have_attribute("max", "31")  # the clip's range came
     frame_box.fill("3")
     frame_box.press("Tab")
-    page.get_by_role("button", name="Start from this frame").click()
     current = block(page, "current frame").locator("img")
     preview = block(page, "next frame (live)").locator("img")
+    expect(preview).to_have_attribute("src", re.compile(r"/gradio_api/file="))  # the first view's steering run
+    first_run = preview.get_attribute("src")
+    page.get_by_role("button", name="Start from this frame").click()
     expect(current).to_have_attribute("src", re.compile(r"/gradio_api/file="))
-    expect(preview).to_have_attribute("src", re.compile(r"/gradio_api/file="))
-    expect(page.get_by_text(re.compile(r"cosine [-\d.]+ · relative error"))).to_be_visible()
-    box = page.get_by_label("number input for PC1 (σ)")
+    expect(preview).not_to_have_attribute("src", first_run)
+    expect(page.get_by_text(re.compile(r"\(cosine [-\d.]+\) and is \d+% off in size"))).to_be_visible()
+    box = page.get_by_label("number input for Direction 1 (σ)")
     expect(box).not_to_have_value("0")  # the inferred action's coordinates came back
     src_before, before = image_pixels(page, preview)
-    assert preview.evaluate("img => img.complete && img.naturalWidth > 0")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle(), timeout=WAIT_MS)
     shot(page, "02_steer_before.png")
 
     steer_started = time.perf_counter()
@@ -183,13 +189,13 @@ def test_upload_steer_and_drag_clips_to_transfer(page, server):
     steer_s = time.perf_counter() - steer_started
 
     # Drag PC2's range handle with the mouse to its right end: pointer events, input events.
-    pc2 = page.get_by_label("range slider for PC2 (σ)")
+    pc2 = page.get_by_label("range slider for Direction 2 (σ)")
     area = pc2.bounding_box()
     page.mouse.move(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2)
     page.mouse.down()
     page.mouse.move(area["x"] + area["width"] - 2, area["y"] + area["height"] / 2, steps=5)
     page.mouse.up()
-    expect(page.get_by_label("number input for PC2 (σ)")).to_have_value(re.compile(r"^[1-5](\.\d+)?$"))
+    expect(page.get_by_label("number input for Direction 2 (σ)")).to_have_value(re.compile(r"^[1-5](\.\d+)?$"))
     expect(preview).not_to_have_attribute("src", src_typed)
     _, dragged = image_pixels(page, preview)
     dragged_change = differ(dragged, typed)
@@ -201,21 +207,21 @@ def test_upload_steer_and_drag_clips_to_transfer(page, server):
     page.get_by_role("tab", name="Transfer").click()
     motion_zone = page.locator("#drop-motion [data-drop-role=motion]")
     appearance_zone = page.locator("#drop-appearance [data-drop-role=appearance]")
-    expect(motion_zone).to_contain_text("Drag a clip from the library here")
-    cards.nth(0).drag_to(motion_zone)
-    expect(motion_zone.locator(".dila-card[data-clip-id=c1]")).to_be_visible()
+    expect(motion_zone.locator(".dila-card[data-clip-id=c3]")).to_be_visible()  # the demo pair, at first
+    motion_card.drag_to(motion_zone)
+    expect(motion_zone.locator(".dila-card[data-clip-id=c5]")).to_be_visible()
     # The second by hand: press on the card, move over the zone (it lights up), release.
-    start, end = cards.nth(1).bounding_box(), appearance_zone.bounding_box()
+    start, end = appearance_card.bounding_box(), appearance_zone.bounding_box()
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=8)
     expect(appearance_zone).to_have_class(re.compile(r"\bdila-drop-over\b"))
     page.mouse.up()
-    expect(appearance_zone.locator(".dila-card[data-clip-id=c2]")).to_be_visible()
+    expect(appearance_zone.locator(".dila-card[data-clip-id=c6]")).to_be_visible()
     expect(appearance_zone).not_to_have_class(re.compile(r"\bdila-drop-over\b"))
-    expect(page.get_by_label("Motion from")).to_have_value("pair_motion (c1)")
-    expect(page.get_by_label("Apply to")).to_have_value("pair_appearance (c2)")
-    expect(cards).to_have_count(2)  # dragging copies: the library keeps its clips
+    expect(page.get_by_label("Motion from")).to_have_value("pair_motion (c5)")
+    expect(page.get_by_label("Apply to")).to_have_value("pair_appearance (c6)")
+    expect(cards).to_have_count(len(DEMO) + 2)  # dragging copies: the library keeps its clips
 
     page.get_by_role("button", name="Transfer", exact=True).click()
     video = block(page, "motion | appearance | result").locator("video")
@@ -234,3 +240,110 @@ def test_upload_steer_and_drag_clips_to_transfer(page, server):
     print(f"frame change (mean |diff|, grey levels): typed PC1 {typed_change:.1f}, dragged PC2 {dragged_change:.1f}")
     print(f"upload + map {upload_s:.1f} s, slider -> new frame {steer_s:.2f} s, "
           f"whole browser test {time.perf_counter() - started:.1f} s")
+
+
+def first_view(page, server):
+    """The page once its first view is complete: demo library, map drawn, steering started."""
+    page.goto(server)
+    expect(page.locator("#clip-gallery .dila-card[data-clip-id]")).to_have_count(len(DEMO))
+    expect(page.locator("#action-map .scatterlayer .trace .point").first).to_be_attached()
+    expect(page.locator("#live-frame img")).to_have_attribute("src", re.compile(r"/gradio_api/file="))
+    expect(page.locator("#action-map .legendtext", has_text="current action")).to_be_visible()  # the map's last redraw
+
+
+def map_point(page, index: int = 3):
+    point = page.locator("#action-map .scatterlayer .trace").first.locator(".point").nth(index)
+    box = point.bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_first_view_holds_the_demo_library_map_steering_and_quality(page, server):
+    started = time.perf_counter()
+    first_view(page, server)
+    ready_s = time.perf_counter() - started
+    expect(page.get_by_text("Started with 4 example clips")).to_be_visible()
+    expect(page.locator("#intro")).to_contain_text("Hover")
+    expect(page.locator(".dila-quality").first).to_contain_text("Model quality: not evaluated")
+    expect(page.locator("#action-map .xtitle")).to_contain_text(re.compile(r"direction 1 \(\d+(\.\d)?% of the variance\)"))
+    shot(page, "05_first_view.png")
+    assert page.errors == [] and page.foreign == []
+    print(f"page opened to demo library, map and steering ready: {ready_s:.1f} s")
+
+
+def test_hover_shows_frames_and_click_chooses_the_transition(page, server):
+    first_view(page, server)
+    tip = page.locator("#dila-map-tip")
+    for _ in range(20):  # as a person would: move onto the point again until the map answers
+        x, y = map_point(page)
+        page.mouse.move(x - 30, y - 30)
+        page.mouse.move(x, y, steps=4)
+        if tip.is_visible():
+            break
+        time.sleep(0.5)
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text(re.compile(r"frames \d+ → \d+"))
+    frames = tip.locator(".dila-tip-frame")
+    expect(frames).to_have_count(2)
+    assert all("data:image/png;base64" in f.evaluate("e => getComputedStyle(e).backgroundImage") for f in frames.all())
+    t = int(re.search(r"frames (\d+) →", tip.inner_text()).group(1))
+    positions = [f.evaluate("e => e.style.backgroundPosition") for f in frames.all()]
+    assert positions == [f"-{96 * t}px 0px", f"-{96 * (t + 1)}px 0px"], positions  # frames t and t+1 of the strip
+    shot(page, "06_map_hover.png")
+
+    page.mouse.click(x, y)
+    expect(tip).to_be_hidden()
+    expect(page.get_by_label("number input for frame t → t+1")).to_have_value(str(t))
+    expect(page.get_by_label("number input for at frame")).to_have_value(str(t))
+    for name in ("frame-t", "frame-t1", "predicted"):
+        expect(page.locator(f"#{name} img")).to_have_attribute("src", re.compile(r"/gradio_api/file="))
+    expect(page.locator("#action-map .legendtext", has_text="chosen transition")).to_be_visible()
+    expect(page.locator("#action-map .legendtext", has_text="current action")).to_be_visible()
+    shot(page, "07_map_click.png")
+    assert page.errors == [] and page.foreign == []
+
+
+def test_removing_a_clip_clears_it_from_every_view_and_failures_replace_the_status(page, server, tmp_path):
+    first_view(page, server)
+    page.get_by_role("tab", name="Transfer").click()
+    motion_zone = page.locator("#drop-motion [data-drop-role=motion]")
+    expect(motion_zone.locator(".dila-card[data-clip-id=c3]")).to_be_visible()  # the demo pair is picked
+    expect(page.get_by_label("Motion from")).to_have_value("pair_motion (c3)")
+    page.get_by_label("Clip to remove").click()
+    page.get_by_role("option", name="pair_motion (c3)").click()
+    page.get_by_role("button", name="Remove").click()
+    expect(page.get_by_text("Removed pair_motion.")).to_be_visible()
+    expect(page.locator("#clip-gallery .dila-card[data-clip-id]")).to_have_count(len(DEMO) - 1)
+    expect(motion_zone).to_contain_text("Drag a clip from the library here")
+    expect(page.get_by_label("Motion from")).to_have_value("")
+    page.get_by_label("Motion from").click()
+    expect(page.get_by_role("option", name="pair_motion (c3)")).to_have_count(0)
+    page.keyboard.press("Escape")
+    shot(page, "08_removed.png")
+
+    (tmp_path / "notes.mp4").write_text("not a video")
+    page.locator("input[type=file][data-testid=file-upload]").first.set_input_files(tmp_path / "notes.mp4")
+    status = page.locator("#library-status")
+    expect(status).to_contain_text("⚠️", timeout=WAIT_MS)
+    expect(status).to_contain_text("not a video")
+    expect(status).not_to_contain_text("Removed")
+    assert page.errors == [] and page.foreign == []
+
+
+@pytest.mark.parametrize("width, height", [(1366, 768), (1024, 768), (390, 844)])
+def test_the_live_frame_stays_in_view_while_the_sliders_move(page, server, width, height):
+    page.set_viewport_size({"width": width, "height": height})
+    first_view(page, server)
+    live = page.locator("#live-frame img")
+    for index in (1, 5):
+        box = page.get_by_label(f"number input for Direction {index} (σ)")
+        box.scroll_into_view_if_needed()
+        before = live.get_attribute("src")
+        box.fill("2.5" if box.input_value() != "2.5" else "-2.5")
+        expect(live).not_to_have_attribute("src", before)
+        frame = live.bounding_box()
+        assert frame["y"] >= 0 and frame["y"] + frame["height"] <= height, (index, frame)
+        assert frame["x"] >= 0 and frame["x"] + frame["width"] <= width, (index, frame)
+    shot(page, f"09_layout_{width}x{height}.png")
+    overflow = page.evaluate("document.documentElement.scrollWidth") - width
+    assert overflow <= 1, f"the page scrolls sideways by {overflow} px"
+    assert page.errors == [] and page.foreign == []
