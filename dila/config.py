@@ -16,7 +16,8 @@ class DiLAConfig:
 
     Design options for small models (defaults are the published design):
     - `inverse_input`: what the inverse model sees, "difference" (g_{t+1} - g_t) or "pair"
-      (g_t beside g_{t+1} - g_t, so the direction of a motion over texture is recoverable).
+      (g_t beside g_{t+1} - g_t, so the direction of a motion over texture is recoverable) or
+      "correlation" (the pair and a 3x3 local cost volume between g_t and g_{t+1}).
     - `inverse_time_kernel`: 3 (each latent action also sees its neighbouring transitions) or 1.
     - `time_padding`: how the causal position convolutions pad the past of the first frame,
       "zeros" (which tells every layer the time step) or "replicate".
@@ -78,7 +79,7 @@ class DiLAConfig:
         for prefix in ("encoder", "decoder", "forward"):
             if getattr(self, f"{prefix}_dim_head") % 2:
                 raise ValueError(f"{prefix}_dim_head must be even (rotary embedding)")
-        choices = {"inverse_input": ("difference", "pair"), "inverse_time_kernel": (1, 3), "time_padding": ("zeros", "replicate")}
+        choices = {"inverse_input": ("difference", "pair", "correlation"), "inverse_time_kernel": (1, 3), "time_padding": ("zeros", "replicate")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

@@ -103,3 +103,16 @@ def test_extra_loss_terms_only_when_weighted_and_detached_dynamics_leaves_the_st
     assert all(g is None or not g.any() for g in encoder_grads)
     assert any(p.grad is not None and p.grad.any() for p in model.inverse_model.parameters())
     assert any(p.grad is not None and p.grad.any() for p in model.forward_model.parameters())
+
+
+def test_local_correlation_peaks_at_the_offset_the_structure_moved_by():
+    """g_{t+1} is g_t moved one cell right: g_{t+1}(p) matches g_t(p - (0, 1)), offset index 3 of 3x3."""
+    from dila.modules.inverse_model import local_correlation
+
+    g_prev = torch.randn(1, 1, 6, 6, 16)
+    g_next = torch.roll(g_prev, shifts=1, dims=3)
+    corr = local_correlation(g_prev, g_next)
+    assert corr.shape == (1, 1, 6, 6, 9)
+    inner = corr[:, :, 1:-1, 2:-1]
+    assert (inner.argmax(dim=-1) == 3).all()
+    torch.testing.assert_close(inner[..., 3], g_next[:, :, 1:-1, 2:-1].pow(2).mean(-1))

@@ -58,27 +58,43 @@ class Head(nn.Module):
         return self.fc2(self.dropout(F.silu(self.fc1(x))))
 
 
+def local_correlation(g_prev: torch.Tensor, g_next: torch.Tensor, radius: int = 1) -> torch.Tensor:
+    """Cost volume `b t h w (2r+1)^2`: the channel mean of g_{t+1}(p) * g_t(p + offset) for every offset
+    within `radius` cells (zeros outside the grid), in row-major order of the offsets."""
+    h, w = g_prev.shape[2:4]
+    padded = F.pad(g_prev, (0, 0, radius, radius, radius, radius))
+    side = 2 * radius + 1
+    shifted = [padded[:, :, dy : dy + h, dx : dx + w] for dy in range(side) for dx in range(side)]
+    return torch.stack([(g_next * other).mean(dim=-1) for other in shifted], dim=-1)
+
+
+INPUT_CHANNELS = {"difference": lambda s: s, "pair": lambda s: 2 * s, "correlation": lambda s: 2 * s + 9}
+
+
 class InverseModel(nn.Module):
     """z = IDM(g_{t+1} - g_t): a 3D-conv ResNet over `(t h w)` that halves the grid four times
     (so grids up to 16x16 end at one cell), then an MLP head. With `time_kernel` 3 (published) its
     kernels also look at the neighbouring transitions, so z_t depends on t-1 and t+1 as well.
-    With `pair_input` it sees g_t beside the difference.
+    `input_mode`: "difference" (published), "pair" (g_t beside the difference) or "correlation" (the pair
+    and the local cost volume between g_t and g_{t+1}, whose asymmetry gives the direction of a motion).
     """
 
     def __init__(self, structure_dim: int, action_dim: int, channels: int, blocks: tuple[int, ...], hidden: int,
-                 dropout: float, pair_input: bool = False, time_kernel: int = 3):
+                 dropout: float, input_mode: str = "difference", time_kernel: int = 3):
         super().__init__()
         widths = [channels, 2 * channels, 4 * channels, 8 * channels, 8 * channels]
-        self.pair_input = pair_input
-        self.stem = Stem((2 if pair_input else 1) * structure_dim, channels, time_kernel)
+        self.input_mode = input_mode
+        self.stem = Stem(INPUT_CHANNELS[input_mode](structure_dim), channels, time_kernel)
         self.levels = nn.ModuleList(Level(widths[i], widths[i + 1], n, time_kernel) for i, n in enumerate(blocks))
         self.head = Head(widths[-1], hidden, action_dim, dropout)
 
     def forward(self, g_prev: torch.Tensor, g_next: torch.Tensor) -> torch.Tensor:
         """g_prev, g_next: `b t h w s` -> z: `b t a`."""
         x = g_next - g_prev
-        if self.pair_input:
+        if self.input_mode != "difference":
             x = torch.cat((g_prev, x), dim=-1)
+        if self.input_mode == "correlation":
+            x = torch.cat((x, local_correlation(g_prev, g_next)), dim=-1)
         x = self.stem(rearrange(x, "b t h w s -> b s t h w"))
         for level in self.levels:
             x = level(x)
