@@ -24,6 +24,7 @@ from explorer.device import use_threads
 from explorer.figures import COLOR_BY, empty_figure
 from explorer.gallery import CSS, DROPZONE_JS, GALLERY_ID, GALLERY_JS, dropzone, gallery
 from explorer.mapjs import MAP_CSS, MAP_JS
+from explorer.play import MAX_CLUSTERS, PLAY_CSS, PLAY_JS
 from explorer.models import default_source
 from explorer.projection import N_COMPONENTS
 from explorer.service import DEMO, PICKS, SLIDER_LIMIT
@@ -209,6 +210,18 @@ def build(svc: Explorer) -> gr.Blocks:
                         strip = gr.Image(label="what each direction does: rows = directions 1 to 5, columns = −2, 0, +2 σ",
                                          elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT * 2)
 
+                    with gr.Tab("Play"):
+                        gr.Markdown("Play the world model with the keyboard from the steering run's current frame: "
+                                    "the library's latent actions are grouped (k-means) and each group's centre is a key. "
+                                    "Hold a key to keep moving.")
+                        with gr.Row():
+                            clusters = gr.Slider(1, MAX_CLUSTERS, value=6, step=1, label="Keys (groups of actions)")
+                            bind_keys = gr.Button("Bind keys", variant="primary")
+                        player = gr.HTML("", js_on_load=PLAY_JS, server_functions=[_play_key(svc)], elem_id="player")
+                        play_status = gr.Markdown()
+                        record = gr.Button("Save the played run (WebM)")
+                        play_video = gr.Video(label="played run", elem_classes=PIXELATED, interactive=False)
+
                     with gr.Tab("Transfer"):
                         with gr.Row():
                             with gr.Column(min_width=160):
@@ -276,7 +289,7 @@ def build(svc: Explorer) -> gr.Blocks:
                 return [message if o is status or o in notes else gr.skip() for o in outputs]
             return dict(fn=show, inputs=None, outputs=list(outputs), **QUIET)
 
-        notes = [status, transfer_note, rebind_note, plan_note, map_note, readout]
+        notes = [status, transfer_note, rebind_note, plan_note, map_note, readout, play_status]
 
         def refresh_library(event):
             event.then(**views) \
@@ -349,6 +362,9 @@ def build(svc: Explorer) -> gr.Blocks:
         rolled.failure(**failed(readout, steer_video))
         rolled.success(**live_preview).success(**show_strip)
         make_video.click(bind(svc.steer_video), None, steer_video, api_name="steer_video")
+        bound = bind_keys.click(bind(svc.play_setup), clusters, [player, play_status], api_name="play_setup")
+        bound.failure(**failed(play_status))
+        record.click(bind(svc.steer_video), None, play_video, **QUIET)
 
         for role, zone, pick, file in (("motion", motion_zone, motion_pick, motion_file),
                                        ("appearance", appearance_zone, appearance_pick, appearance_file),
@@ -386,6 +402,17 @@ def _api_example(svc: Explorer):
     return add_example
 
 
+def _play_key(svc: Explorer):
+    def play_key(message: dict) -> dict:
+        """The page's server function: one played frame for {token, key}."""
+        message = message[0] if isinstance(message, list) and message else message
+        if not isinstance(message, dict):
+            return {"error": "Malformed key press."}
+        return svc.play_key(str(message.get("token")), str(message.get("key")))
+
+    return play_key
+
+
 def _bind_point(svc: Explorer):
     """The map bridge's `point_pick` handler: the clicked point's row and version arrive in the event data."""
 
@@ -412,7 +439,7 @@ def options(argv=None) -> argparse.Namespace:
 
 def launch(blocks: gr.Blocks, svc: Explorer, host: str | None = None, port: int | None = None, **kwargs) -> None:
     blocks.queue(default_concurrency_limit=2)
-    blocks.launch(server_name=host, server_port=port, css=CSS + MAP_CSS + LAYOUT_CSS,
+    blocks.launch(server_name=host, server_port=port, css=CSS + MAP_CSS + PLAY_CSS + LAYOUT_CSS,
                   max_file_size=f"{svc.limits.max_upload_mb}mb", show_error=True, **kwargs)
 
 

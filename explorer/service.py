@@ -2,13 +2,14 @@
 returns plain values (frames, figures, file paths, text, `views` updates) for the app to show."""
 from __future__ import annotations
 
+import secrets
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from explorer import gallery, persist, planning, steer, words
+from explorer import gallery, persist, planning, play, steer, words
 from explorer.clips import Clip, Library
 from explorer.decode import FITS, VIDEO_TYPES, check_upload
 from explorer.device import compute, pick_device
@@ -16,7 +17,7 @@ from explorer.errors import UserError
 from explorer.figures import Marks, action_map, empty_figure, plan_figure, sprites
 from explorer.images import read_image
 from explorer.limits import Limits
-from explorer.media import fit_image, panels, write_clip
+from explorer.media import fit_image, panels, png_data_uri, write_clip
 from explorer.models import LoadedModel, ModelCache, default_source
 from explorer.quality import Quality, read_quality
 from explorer.projection import ActionMap, Embedder, build_map, worker_fit
@@ -45,6 +46,7 @@ class Explorer:
         self.demo = tuple(demo)
         self._demo_clips: dict[str, list[Clip]] = {}
         self._demo_lock = threading.Lock()
+        self._players: dict[str, str] = {}  # play token -> session id
         policy = sources or SourcePolicy(model or default_source(), max_download_mb=limits.max_download_mb)
         self.models = ModelCache(policy, device or pick_device())
         self._decoder = WorkerPool(limits.decoders, limits.decode_timeout_s, memory_mb=limits.decode_memory_mb,
@@ -398,6 +400,42 @@ class Explorer:
         -2, 0 and +2 standard deviations (`steer.direction_strip`)."""
         with self._session(sid) as (session, model):
             return steer.direction_strip(model.pipeline, _steering(session), self._pca(session))
+
+    def play_setup(self, sid: str, clusters: int = 6):
+        """Bind the centres of `clusters` k-means clusters of the library's actions to keys, to play
+        on from the steering run's current frame. Returns (play panel HTML, status)."""
+        clusters = _index(clusters, play.MAX_CLUSTERS, "number of keys", low=1)
+        with self._session(sid) as (session, model):
+            steering = _steering(session)
+            centres = play.cluster(self._map(session).actions, clusters)
+            token = secrets.token_urlsafe(16)
+            self._players = {t: s for t, s in self._players.items() if s != sid} | {token: sid}
+            steering.keys = play.PlayKeys(token, centres)
+            strips = [png_data_uri(np.concatenate([steering.current, steer.preview(model.pipeline, steering, c)], axis=1))
+                      for c in centres]
+            status = (f"{len(centres)} keys bound to the centres of the library's latent actions "
+                      f"(k-means); each shows the current frame and where its action leads.")
+            return play.panel(token, png_data_uri(steering.current), strips), status
+
+    def play_key(self, token: str, key: str) -> dict:
+        """One played frame for a held key (the page's server function; the token names the session)."""
+        sid = self._players.get(str(token))
+        if sid is None or sid not in self.sessions:
+            return {"error": "This play session has ended; press “Bind keys” again."}
+        try:
+            with self._session(sid) as (session, model):
+                steering = session.steering
+                if steering is None or steering.keys is None or steering.keys.token != token:
+                    return {"error": "The steering run changed; press “Bind keys” again."}
+                action = steering.keys.action(str(key))
+                if action is None:
+                    return {"error": f"No action is bound to {key!r}."}
+                self._room(steering, 1)
+                frame, steering.state = compute(model.pipeline.step, steering.state, action)
+                steering.frames.append(frame)
+                return {"frame": png_data_uri(frame), "frames": len(steering.frames)}
+        except UserError as error:
+            return {"error": str(error)}
 
     def steer_reset(self, sid: str):
         """Back to the inferred action: (preview, controllability, slider values...)."""

@@ -29,6 +29,7 @@ class Steering:
     frames: list[np.ndarray]  # committed frames; the first is the start frame
     base: np.ndarray  # the inferred action that "reset" comes back to
     fps: float
+    keys: object = None  # explorer.play.PlayKeys once play is set up for this run
 
     @property
     def current(self) -> np.ndarray:

@@ -347,3 +347,31 @@ def test_the_live_frame_stays_in_view_while_the_sliders_move(page, server, width
     overflow = page.evaluate("document.documentElement.scrollWidth") - width
     assert overflow <= 1, f"the page scrolls sideways by {overflow} px"
     assert page.errors == [] and page.foreign == []
+
+
+def test_keyboard_play_changes_the_served_frame(page, server):
+    first_view(page, server)
+    page.get_by_role("tab", name="Play").click()
+    page.get_by_role("button", name="Bind keys").click()
+    frame = page.locator("#player .dila-play-frame")
+    expect(frame).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    expect(page.locator("#player [data-play-key]")).to_have_count(6)
+    expect(page.locator("#player [data-play-key]").first).to_contain_text("↑ / W / 1")
+    first = frame.get_attribute("src")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.down("ArrowRight")
+    page.wait_for_function("() => (window.dilaPlayLatencies || []).length >= 3", timeout=WAIT_MS)
+    page.keyboard.up("ArrowRight")
+    expect(frame).not_to_have_attribute("src", first)
+    status = page.locator("#player .dila-play-status")
+    expect(status).to_contain_text(re.compile(r"\d+ frames in this run"))
+    played = int(re.search(r"(\d+) frames", status.inner_text()).group(1))
+    assert played >= 4, played  # the start frame and at least three played ones
+    page.keyboard.press("5")
+    expect(status).to_contain_text(f"{played + 1} frames in this run")
+    page.get_by_role("button", name="Save the played run (WebM)").click()
+    expect(block(page, "played run").locator("video")).to_have_attribute("src", re.compile(r"\.webm"))
+    latencies = page.evaluate("window.dilaPlayLatencies")
+    shot(page, "10_play.png")
+    assert page.errors == [] and page.foreign == []
+    print(f"key press -> new frame on screen: median {np.median(latencies):.0f} ms over {len(latencies)} frames")

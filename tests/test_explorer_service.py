@@ -1,5 +1,6 @@
 """Every explorer operation, without Gradio, on a tiny random model."""
 import json
+import re
 import threading
 import time
 
@@ -399,3 +400,23 @@ def test_letterbox_or_crop_is_chosen_and_said_on_the_card(service, sid, tmp_path
     assert "centre-cropped (25% of the width not shown)" in service.library(sid)
     with pytest.raises(UserError, match="Fit must be one of"):
         service.add_files(sid, [str(path)], "stretch")
+
+
+def test_play_binds_cluster_centres_to_keys_and_steps_the_run(service, sid):
+    add(service, sid, "translate.webm", "rotate.webm")
+    with pytest.raises(UserError, match="start frame first"):
+        service.play_setup(sid, 3)
+    service.steer_start(sid, "c1", 1)
+    panel, status = service.play_setup(sid, 3)
+    token = re.search(r'data-play-token="([^"]+)"', panel).group(1)
+    assert panel.count("data-play-key=") == 3 and "3 keys bound" in status and "↑ / W / 1" in panel
+    steering = service.sessions.get(sid).steering
+    assert steering.keys.centres.shape == (3, 8)
+    first = service.play_key(token, "ArrowUp")
+    assert first["frames"] == 2 and first["frame"].startswith("data:image/png;base64,")
+    assert service.play_key(token, "w")["frames"] == 3 and service.play_key(token, "3")["frames"] == 4
+    assert len(steering.frames) == 4  # the played frames joined the steering run
+    assert "No action is bound" in service.play_key(token, "9")["error"]
+    assert "has ended" in service.play_key("not-a-token", "w")["error"]
+    service.steer_start(sid, "c1", 0)
+    assert "changed" in service.play_key(token, "w")["error"]
