@@ -4,7 +4,9 @@
 - a 10 s, 30 fps, 640x480 upload to its map, through gradio_client,
 - slider -> frame (the `preview` endpoint) through gradio_client (`ssl_verify=False`: on plain
   http it only spares the client building a TLS context per request), median of many moves,
-- the PCA map (projection, figure and its JSON) of 2,000 transitions, in process.
+- the PCA map (projection, figure and its JSON) of 2,000 transitions, in process,
+- in headless Chromium (when it and playwright are installed): the page opened to its demo
+  library, map and steering drawn, and key press -> new frame on screen in Play (median).
 """
 from __future__ import annotations
 
@@ -69,10 +71,48 @@ def pca_map_seconds(count: int = 2000, dim: int = 16) -> float:
     return time.perf_counter() - started
 
 
+def chromium_figures(url: str, presses: int) -> tuple[float, list[float]] | None:
+    """(seconds from opening the page to its demo library, map and steering drawn, milliseconds
+    from each key press to its new frame on screen), or None without Chromium or playwright."""
+    import shutil
+
+    executable = os.environ.get("DILA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not executable:
+        return None
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--headless=new", "--no-sandbox",
+                                                                               "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.set_default_timeout(60_000)
+            started = time.perf_counter()
+            page.goto(url)
+            page.locator("#clip-gallery .dila-card").first.wait_for()
+            page.locator("#action-map .scatterlayer .point").first.wait_for(state="attached")
+            page.wait_for_function("() => (document.querySelector('#live-frame img') || {}).src")
+            page_s = time.perf_counter() - started
+            page.get_by_role("tab", name="Play").click()
+            page.get_by_role("button", name="Bind keys").click()
+            page.locator("#player .dila-play-frame").wait_for()
+            page.locator("body").click(position={"x": 5, "y": 5})
+            for count in range(1, presses + 1):
+                page.keyboard.down("ArrowRight")
+                page.wait_for_function(f"() => (window.dilaPlayLatencies || []).length >= {count}")
+                page.keyboard.up("ArrowRight")
+            return page_s, page.evaluate("window.dilaPlayLatencies")[:presses]
+        finally:
+            browser.close()
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
     parser.add_argument("--moves", type=int, default=40)
+    parser.add_argument("--presses", type=int, default=20)
     options = parser.parse_args(argv)
     from gradio_client import Client, handle_file
 
@@ -94,10 +134,17 @@ def main(argv=None) -> None:
                 started = time.perf_counter()
                 client.predict(values[0] + 0.05 * (i % 20), *values[1:], api_name="/preview")
                 moves.append(time.perf_counter() - started)
+            browser = chromium_figures(f"http://127.0.0.1:{port}/", options.presses)
         finally:
             process.terminate()
             process.wait(10)
-    print(f"app start to served page: {start_s:.2f} s (budget 10)")
+    print(f"app start to served page (demo library ready): {start_s:.2f} s (budget 10)")
+    if browser is None:
+        print("Chromium figures skipped: needs Chromium and the playwright package")
+    else:
+        print(f"Chromium: page opened to demo library, map and steering drawn: {browser[0]:.2f} s")
+        print(f"Chromium: key press -> new frame on screen: median {statistics.median(browser[1]):.0f} ms, "
+              f"p90 {np.percentile(browser[1], 90):.0f} ms over {len(browser[1])} presses (budget 150)")
     print(f"10 s 30 fps upload to map: {upload_s:.2f} s (budget 3)")
     print(f"slider -> frame through gradio_client: median {1000 * statistics.median(moves):.0f} ms, "
           f"p90 {1000 * np.percentile(moves, 90):.0f} ms (budget 80)")
