@@ -32,7 +32,7 @@ def test_every_operation_has_a_stable_api_name(client):
     assert endpoints == {f"/{name}" for name in (
         "add_clips", "add_example", "remove_clip", "list_clips", "load_model", "model_info", "action_map",
         "transition", "steer_start", "preview", "steer_map", "steer_reset", "steer_step", "steer_rollout",
-        "steer_video", "transfer", "rebind", "plan")}
+        "steer_video", "play_setup", "transfer", "rebind", "plan")}
 
 
 def test_upload_steer_transfer_rebind(client):
