@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
 import signal
 import sys
-
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # before cv2 loads: its WebM writer warns about codec tags
 
 import gradio as gr
 
