@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from dila.native_log import drop_native_lines
+
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_SIDE = 8192
 MIN_SIDE = 8
@@ -32,6 +34,7 @@ SEEK_GAP = 16
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 _QUICKTIME_ATOMS = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+_CODEC_TAG_NOTICE = r"OpenCV: FFMPEG: tag .* is not supported with codec id"  # WebM has no codec tags; VP8/9 still encode
 _PIL_ERRORS = (OSError, EOFError, ValueError, IndexError, SyntaxError, Image.DecompressionBombError)
 
 
@@ -327,7 +330,8 @@ def write_video(frames: np.ndarray, path: str | Path, fps: float = DEFAULT_FPS) 
     height, width = height + height % 2, width + width % 2
     for codec in ("VP90", "VP80"):
         path.unlink(missing_ok=True)
-        writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+        with drop_native_lines(_CODEC_TAG_NOTICE):
+            writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*codec), fps, (width, height))
         if writer.isOpened():
             for frame in frames:
                 writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

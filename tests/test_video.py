@@ -1,8 +1,11 @@
+import os
+
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
+from dila.native_log import drop_native_lines
 from dila.video import (
     DEFAULT_FPS,
     VideoError,
@@ -41,6 +44,21 @@ def test_webm_round_trip(tmp_path):
     assert video.frames.shape == frames.shape and video.frames.dtype == np.uint8
     assert video.fps == pytest.approx(10)
     assert np.abs(video.frames.astype(int) - frames).mean() < 8
+
+
+def test_writing_webm_prints_no_codec_tag_notice(tmp_path, capfd):
+    write_video(moving_gradient(3), tmp_path / "quiet.webm")
+    assert "is not supported with codec id" not in capfd.readouterr().err
+    cv2.VideoWriter(str(tmp_path / "loud.webm"), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"VP90"), 8, (64, 48)).release()
+    assert "tag 0x30395056/'VP90' is not supported" in capfd.readouterr().err  # what OpenCV prints unfiltered
+
+
+def test_only_the_matching_native_lines_are_dropped(capfd):
+    with drop_native_lines("is not supported with codec id"):
+        os.write(2, b"OpenCV: FFMPEG: tag 0x30395056/'VP90' is not supported with codec id 167\n")
+        os.write(2, b"a real error\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "a real error\nafter\n"
 
 
 def test_webm_with_odd_size_is_padded_to_even(tmp_path):
