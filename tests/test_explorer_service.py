@@ -283,18 +283,25 @@ def test_plan_says_when_planning_is_unavailable(service, sid, monkeypatch):
 
 
 def test_sessions_do_not_share_anything(service):
+    """Two browsers (each page attached to its browser's key) and an API client without a key."""
+    alice, bob = service.attach("alice", None), service.attach("bob", None)
     add(service, "alice", "translate.webm")
+    add(service, "api", "rotate.webm")
     assert service.list_clips("bob") == []
     with pytest.raises(UserError, match="no clip"):
         service.transfer("bob", "c1", "c1")
     service.steer_start("alice", "c1", 0)
     with pytest.raises(UserError, match="start frame first"):
         service.steer_step("bob", 0, 0, 0, 0, 0)
-    service.close_session("alice")
-    service.close_session("bob")
-    assert [c["name"] for c in service.list_clips("alice")] == ["translate"]  # kept on disk for her return
-    assert service.list_clips("bob") == []
-    service.close_session("alice")
+    for page in ("alice", "bob", "api"):
+        service.close_session(page)
+    assert service.attach("alice-again", alice) == alice and service.attach("bob-again", bob) == bob
+    assert [c["name"] for c in service.list_clips("alice-again")] == ["translate"]  # kept on disk for her return
+    assert service.sessions.get("alice-again").steering is not None
+    assert service.list_clips("bob-again") == []
+    assert service.list_clips("api") == []  # a page without a key could never come back: nothing kept
+    for page in ("alice-again", "bob-again", "api"):
+        service.close_session(page)
 
 
 def test_idle_sessions_are_freed_in_the_background(model_dir, clips, tmp_path):
