@@ -1,16 +1,20 @@
-"""Where the model runs: the GPU when there is one, and Hugging Face ZeroGPU's decorator around
-GPU work when the `spaces` package is installed."""
+"""Where a model runs: the published one on the GPU when there is one, small ones on the CPU;
+and Hugging Face ZeroGPU's decorator around GPU work when the `spaces` package is installed."""
 from __future__ import annotations
 
 import os
 from typing import Any, Callable
 
 
-def pick_device() -> str:
-    """`DILA_DEVICE` if set, else `cuda` when available, else `cpu`."""
+def pick_device(codec: str) -> str:
+    """Where a model with this codec runs: `DILA_DEVICE` if set, else `cuda` for the published
+    model (the RAE codec) when a GPU is there, else `cpu`. Models with a light codec stay on the
+    CPU even beside a GPU, so their previews never wait for one."""
     import torch
 
-    return os.environ.get("DILA_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    if os.environ.get("DILA_DEVICE"):
+        return os.environ["DILA_DEVICE"]
+    return "cuda" if codec == "rae" and torch.cuda.is_available() else "cpu"
 
 
 def use_threads(count: int) -> None:

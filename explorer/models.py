@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.device import compute
+from explorer.device import compute, pick_device
 from explorer.errors import UserError
 from explorer.sources import Source, SourcePolicy
 
@@ -52,16 +52,17 @@ class LoadedModel:
     info: ModelInfo
 
 
-def load(source: Source, device: str, max_download_bytes: int | None = None) -> LoadedModel:
+def load(source: Source, device: str | None, max_download_bytes: int | None = None) -> LoadedModel:
+    """`device`: where every model runs; None: each where its codec wants it (`pick_device`)."""
     from dila.codecs import load_codec
     from dila.hub import load_world_model
     from dila.pipeline import Pipeline
 
     try:
-        model = load_world_model(source.path or source.key, device=device, hub_only=source.hub,
-                                 max_download_bytes=max_download_bytes)
-        codec = load_codec(codec_for(source.path, model.config.embed_dim), device=device)
-        pipeline = Pipeline(model, codec, device)
+        model = load_world_model(source.path or source.key, hub_only=source.hub, max_download_bytes=max_download_bytes)
+        codec_source = codec_for(source.path, model.config.embed_dim)
+        device = device or pick_device(codec_source)
+        pipeline = Pipeline(model, load_codec(codec_source, device=device), device)
     except (ValueError, OSError, RuntimeError, KeyError) as error:
         reason = str(error).replace(str(source.path), source.label) if source.path else str(error)
         raise UserError(f"Could not load the model `{source.label}`: {reason}") from None
@@ -116,9 +117,10 @@ def measure(pipeline, repeats: int = 5) -> tuple[float, float]:
 
 class ModelCache:
     """Loaded models by source key, shared by all sessions: the default always, plus the
-    `keep` most recently used others. What users may load is the `policy`'s decision."""
+    `keep` most recently used others. What users may load is the `policy`'s decision;
+    `device` None lets each model run where its codec wants it (`pick_device`)."""
 
-    def __init__(self, policy: SourcePolicy, device: str, keep: int = 1, loader=load):
+    def __init__(self, policy: SourcePolicy, device: str | None = None, keep: int = 1, loader=load):
         self.policy, self.device, self.keep = policy, device, keep
         self.default = policy.default.key
         self._loader = loader

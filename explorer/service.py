@@ -12,7 +12,7 @@ import numpy as np
 from explorer import gallery, persist, planning, play, steer, words
 from explorer.clips import Clip, Library
 from explorer.decode import FITS, VIDEO_TYPES, check_upload
-from explorer.device import compute, pick_device
+from explorer.device import compute
 from explorer.errors import UserError
 from explorer.figures import Marks, action_map, empty_figure, plan_figure, sprites
 from explorer.images import read_image
@@ -48,7 +48,7 @@ class Explorer:
         self._demo_lock = threading.Lock()
         self._players: dict[str, str] = {}  # play token -> session id
         policy = sources or SourcePolicy(model or default_source(), max_download_mb=limits.max_download_mb)
-        self.models = ModelCache(policy, device or pick_device())
+        self.models = ModelCache(policy, device)
         self._decoder = WorkerPool(limits.decoders, limits.decode_timeout_s, memory_mb=limits.decode_memory_mb,
                                    preload=("explorer.decode",))
         self._decoder.start()

@@ -15,9 +15,10 @@ from dila.video import write_video
 from explorer import KEEP, Choices, Explorer, Limits, Range, UserError, planning
 from explorer.decode import check_upload
 from explorer.dev_model import write_dev_model
-from explorer.models import codec_for
+from explorer.models import codec_for, load
 from explorer.projection import Embedder
 from explorer.service import PICKS
+from explorer.sources import local_source
 
 UMAP_GATE = threading.Event()
 
@@ -86,6 +87,14 @@ def add(service, sid, *names):
 
 
 # ------------------------------------------------------------ model
+
+
+def test_a_light_codec_model_stays_on_the_cpu_beside_a_gpu(model_dir, monkeypatch):
+    monkeypatch.delenv("DILA_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    loaded = load(local_source(model_dir, "tiny"), None)
+    assert str(loaded.pipeline.device) == "cpu" and loaded.info.device == "cpu"
+    assert {str(p.device) for p in loaded.pipeline.model.parameters()} == {"cpu"}
 
 
 def test_model_info_and_a_bad_source_keeps_the_current_model(service, sid, tmp_path):

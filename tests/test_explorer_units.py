@@ -272,6 +272,18 @@ def test_model_cache_keeps_the_default_and_the_latest_other():
     assert cache.choose("") == "o/default" and cache.get("o/a") == "o/a" and loads.count("o/default") == 1
 
 
+def test_only_the_published_model_is_put_on_the_gpu(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("DILA_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device.pick_device("rae") == "cuda" and device.pick_device("checkpoints/codec") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device.pick_device("rae") == "cpu"
+    monkeypatch.setenv("DILA_DEVICE", "cuda:1")
+    assert device.pick_device("checkpoints/codec") == "cuda:1"  # the operator's choice wins
+
+
 def test_compute_uses_the_zerogpu_decorator_when_spaces_is_installed(monkeypatch):
     fake = types.ModuleType("spaces")
     fake.GPU = lambda fn: lambda *args: ("gpu", fn(*args))
