@@ -263,8 +263,7 @@ def build(svc: Explorer) -> gr.Blocks:
 
                     with gr.Tab("Model"):
                         model_info = gr.Markdown()
-                        source = gr.Textbox(label="Model source", placeholder="Hub repo id (published DiLA, RAE codec), "
-                                            "a local directory or .pt file; empty: the default")
+                        source = gr.Textbox(label="Model source", placeholder=svc.models.policy.placeholder())
                         load = gr.Button("Load")
 
         pickers = dict(zip(PICKS, [remove_pick, map_clip, steer_clip, motion_pick, appearance_pick, structure_pick,

@@ -35,7 +35,12 @@ class CheckpointError(ValueError):
 
 
 class HubUnavailableError(OSError):
-    """The Hub cannot be reached and the files are not in the local cache."""
+    """The Hub cannot be reached and the files are not in the local cache: `problem` says what
+    happened, `advice` what a user of the library can do about it."""
+
+    def __init__(self, problem: str, advice: str = ""):
+        super().__init__(f"{problem}. {advice}" if advice else problem)
+        self.problem, self.advice = problem, advice
 
 
 def load_world_model(
@@ -254,7 +259,7 @@ def _resolve_repo(repo_id: str, filename: str | None, revision: str | None, max_
         if error.kind != "unavailable":
             raise CheckpointError(str(error)) from None
         raise HubUnavailableError(
-            f"{repo_id}: {error}. Try again later, or download it where the Hub answers "
+            f"{repo_id}: {error}", f"Try again later, or download it where the Hub answers "
             f"(`hf download {repo_id}`), copy the cache and set HF_HUB_OFFLINE=1."
         ) from None
     name = f"{repo_id}/{paths[-1].name}"
@@ -281,7 +286,7 @@ def _from_cache(repo_id: str, filename: str | None, revision: str | None, reason
             raise CheckpointError(str(error)) from None
         return snapshot / chosen, f"{repo_id}/{chosen}"
     raise HubUnavailableError(
-        f"{repo_id}: {reason} and the files are not in the local cache. Download them where the Hub is "
+        f"{repo_id}: {reason} and the files are not in the local cache", f"Download them where the Hub is "
         f"reachable (`hf download {repo_id}`) and copy the cache, or pass a local directory or .pt file."
     )
 

@@ -52,21 +52,31 @@ class LoadedModel:
     info: ModelInfo
 
 
-def load(source: Source, device: str | None, max_download_bytes: int | None = None) -> LoadedModel:
-    """`device`: where every model runs; None: each where its codec wants it (`pick_device`)."""
+def load(source: Source, device: str | None, policy: SourcePolicy) -> LoadedModel:
+    """`device`: where every model runs; None: each where its codec wants it (`pick_device`).
+    Failures are worded for the `policy`'s users."""
     from dila.codecs import load_codec
     from dila.hub import load_world_model
     from dila.pipeline import Pipeline
 
     try:
-        model = load_world_model(source.path or source.key, hub_only=source.hub, max_download_bytes=max_download_bytes)
+        model = load_world_model(source.path or source.key, hub_only=source.hub,
+                                 max_download_bytes=policy.max_download_bytes)
         codec_source = codec_for(source.path, model.config.embed_dim)
         device = device or pick_device(codec_source)
         pipeline = Pipeline(model, load_codec(codec_source, device=device), device)
     except (ValueError, OSError, RuntimeError, KeyError) as error:
-        reason = str(error).replace(str(source.path), source.label) if source.path else str(error)
+        reason = _reason(error, policy)
+        reason = reason.replace(str(source.path), source.label) if source.path else reason
         raise UserError(f"Could not load the model `{source.label}`: {reason}") from None
     return LoadedModel(source.key, pipeline, describe(source.label, pipeline))
+
+
+def _reason(error: Exception, policy: SourcePolicy) -> str:
+    advice = getattr(error, "advice", "")
+    if not advice:
+        return str(error)
+    return f"{error.problem.rstrip('.')}. {policy.advice(advice)}"
 
 
 def codec_for(path: str | Path | None, embed_dim: int) -> str:
@@ -148,7 +158,7 @@ class ModelCache:
             with self._lock:
                 model = self._models.get(key)
             try:
-                model = model or self._loader(found, self.device, self.policy.max_download_bytes)
+                model = model or self._loader(found, self.device, self.policy)
             except BaseException:
                 with self._lock:
                     self._loading.pop(key, None)

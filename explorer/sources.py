@@ -86,11 +86,27 @@ class SourcePolicy:
         return None if self.public else _local(key)
 
     def refusal(self) -> str:
+        return "This server loads only these models: " + self._allowed() + "."
+
+    def placeholder(self) -> str:
+        """The model box's hint: what may be typed there."""
+        listed = "".join(f", `{name}`" for name in sorted(self.listed))
+        local = "" if self.public else ", a local directory or .pt file"
+        return f"a Hub repo id (published DiLA, RAE codec), `bundled`{listed}{local}; empty: the default"
+
+    def advice(self, library_advice: str) -> str:
+        """What a user can do when the Hub cannot deliver a model: the library's advice (download
+        it, pass a local path) is for local use; the public can only choose another model."""
+        if not self.public:
+            return library_advice
+        return "Try again later, or choose another model: " + self._allowed() + "."
+
+    def _allowed(self) -> str:
         allowed = ["the default (leave the box empty)", "`bundled`"] + [f"`{name}`" for name in sorted(self.listed)]
         allowed.append("a Hub repo id such as `owner/name`")
         if not self.public:
             allowed.append("a model directory or .pt file on this machine")
-        return "This server loads only these models: " + ", ".join(allowed) + "."
+        return ", ".join(allowed)
 
     @staticmethod
     def _operator(text: str) -> Source:

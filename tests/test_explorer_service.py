@@ -18,7 +18,7 @@ from explorer.dev_model import write_dev_model
 from explorer.models import codec_for, load
 from explorer.projection import Embedder
 from explorer.service import PICKS
-from explorer.sources import local_source
+from explorer.sources import SourcePolicy, local_source
 
 UMAP_GATE = threading.Event()
 
@@ -92,7 +92,7 @@ def add(service, sid, *names):
 def test_a_light_codec_model_stays_on_the_cpu_beside_a_gpu(model_dir, monkeypatch):
     monkeypatch.delenv("DILA_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    loaded = load(local_source(model_dir, "tiny"), None)
+    loaded = load(local_source(model_dir, "tiny"), None, SourcePolicy(str(model_dir), public=False, listed=[]))
     assert str(loaded.pipeline.device) == "cpu" and loaded.info.device == "cpu"
     assert {str(p.device) for p in loaded.pipeline.model.parameters()} == {"cpu"}
 

@@ -58,6 +58,25 @@ def test_public_repo_ids_are_hub_only_and_their_errors_name_no_path(public, monk
     assert str(tmp_path) not in str(error.value)
 
 
+def test_an_unavailable_hub_model_gets_advice_that_fits_the_mode(public, models, tmp_path):
+    served, _ = models
+    with pytest.raises(UserError) as error:
+        public.load_model("visitor", "owner/not-cached")
+    assert str(error.value) == (
+        "Could not load the model `owner/not-cached`: owner/not-cached: HF_HUB_OFFLINE is set and the files are not "
+        "in the local cache. Try again later, or choose another model: the default (leave the box empty), `bundled`, "
+        "`listed`, a Hub repo id such as `owner/name`.")
+    local = Explorer(sources=SourcePolicy(str(served), public=False, listed=[]), embedder=None, root=tmp_path)
+    try:
+        with pytest.raises(UserError) as error:
+            local.load_model("me", "owner/not-cached")
+    finally:
+        local.close()
+    assert str(error.value).endswith("(`hf download owner/not-cached`) and copy the cache, or pass a local directory or .pt file.")
+    assert "local directory" not in public.models.policy.placeholder() and "`listed`" in public.models.policy.placeholder()
+    assert "a local directory or .pt file" in local.models.policy.placeholder()
+
+
 def test_local_use_loads_paths_but_never_opens_special_files(models, tmp_path):
     served, _ = models
     policy = SourcePolicy(str(served), public=False, listed=[])

@@ -55,7 +55,12 @@ _LEGACY_KEY_RENAMES = (
 
 
 class CodecLoadError(ValueError):
-    """A codec file or state dict is missing, unreadable, unsafe, or does not fit the model."""
+    """A codec file or state dict is missing, unreadable, unsafe, or does not fit the model:
+    `problem` says which, `advice` (when there is some) what a user of the library can do."""
+
+    def __init__(self, problem: str, advice: str = ""):
+        super().__init__(f"{problem} {advice}" if advice else problem)
+        self.problem, self.advice = problem, advice
 
 
 @dataclass(frozen=True)
@@ -387,7 +392,7 @@ def _hub_file(repo_id: str, filename: str, what: str, offline: bool, download: s
         mode = "offline mode: not in the Hugging Face cache" if offline else str(err)
         download = download or f"hf download {repo_id} {filename}"
         raise CodecLoadError(
-            f"{what} '{filename}' from {repo_id} is unavailable ({mode}). "
+            f"{what} '{filename}' from {repo_id} is unavailable ({mode}).",
             f"Download it first: `{download}` (or pass a local path)."
         ) from err
 
@@ -416,8 +421,8 @@ def _load_encoder(encoder: str | Path, offline: bool) -> Dinov2WithRegistersMode
             dtype=torch.float32,
         )
     except (OSError, ValueError) as err:
-        hint = "" if local else f" Download it first: `hf download {name}`."
-        raise CodecLoadError(f"cannot load the DINOv2-with-registers encoder from '{name}': {err}.{hint}") from err
+        hint = "" if local else f"Download it first: `hf download {name}`."
+        raise CodecLoadError(f"cannot load the DINOv2-with-registers encoder from '{name}': {err}.", hint) from err
 
 
 def load_rae_codec(
