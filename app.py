@@ -16,6 +16,7 @@ import sys
 import gradio as gr
 
 from explorer import KEEP, Choices, Explorer, Range, UserError
+from explorer.components import image_file
 from explorer.decode import FITS
 from explorer.device import use_threads
 from explorer.figures import COLOR_BY, empty_figure
@@ -24,7 +25,7 @@ from explorer.mapjs import MAP_CSS, MAP_JS
 from explorer.play import MAX_CLUSTERS, PLAY_CSS, PLAY_JS
 from explorer.models import default_source
 from explorer.projection import N_COMPONENTS
-from explorer.service import DEMO, PICKS, SLIDER_LIMIT
+from explorer.service import DEMO, NEW_LAYOUT, PICKS, SLIDER_LIMIT
 from explorer.sources import SourcePolicy
 from explorer.words import direction_info, direction_label
 
@@ -46,18 +47,6 @@ LAYOUT_CSS = """
 #remove-row button { white-space: nowrap; }
 @media (max-width: 1100px) { #main-row { flex-wrap: wrap; } #main-row > div { min-width: 100% !important; } }
 """
-
-
-class ImageFile(gr.Image):
-    """An image input passed on as its file (or data URL) without opening it: the service checks
-    its pixel count from the header before decoding, and words every refusal itself."""
-
-    is_template = True
-
-    def preprocess(self, payload):
-        if payload is None:
-            return None
-        return payload.url if payload.url and payload.url.startswith("data:") else payload.path
 
 
 def _update(value):
@@ -167,7 +156,8 @@ def build(svc: Explorer) -> gr.Blocks:
                 bridge = gr.HTML("", js_on_load=MAP_JS, elem_id="map-bridge", container=False)
                 with gr.Row():
                     map_note = gr.Markdown()
-                    adopt = gr.Button("Use the new layout", size="sm", scale=0, min_width=150)
+                    adopt = gr.Button("Use the new layout", size="sm", scale=0, min_width=150, visible=False,
+                                      elem_id="adopt-layout")
                 with gr.Row():
                     map_clip = clip_picker("Transition of clip")
                     map_t = index_slider("frame t → t+1", last)
@@ -251,7 +241,7 @@ def build(svc: Explorer) -> gr.Blocks:
                         with gr.Row():
                             plan_goal_clip = clip_picker("Goal: clip")
                             plan_goal_frame = index_slider("frame", last)
-                        goal_image = ImageFile(label="…or a goal image", sources=["upload", "clipboard"], height=160)
+                        goal_image = image_file(label="…or a goal image", sources=["upload", "clipboard"], height=160)
                         horizon = gr.Slider(1, 16, value=4, step=1, label="Horizon (actions)")
                         plan = gr.Button("Plan", variant="primary")
                         plan_video = gr.Video(label="goal | plan", elem_classes=PIXELATED, interactive=False)
@@ -328,6 +318,7 @@ def build(svc: Explorer) -> gr.Blocks:
         gr.on([color_by.change, method.change], bind(svc.action_map), map_view, [plot, map_note], api_name="action_map")
         gr.Timer(2.0).tick(bind(svc.poll_map), map_view, [plot, map_note], **QUIET)
         adopt.click(bind(svc.adopt_layout), map_view, [plot, map_note], **QUIET)
+        map_note.change(lambda note: gr.update(visible=note == NEW_LAYOUT), map_note, adopt, **QUIET)
         transition = dict(fn=bind(svc.transition), inputs=[map_clip, map_t, *map_view],
                           outputs=[frame_t, frame_t1, predicted, plot, map_note])
         map_clip.input(bind(svc.clip_range, transitions=True), map_clip, map_t, **QUIET).success(**transition, **QUIET)
