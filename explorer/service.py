@@ -33,6 +33,8 @@ PICKS = ("remove", "map", "steer", "motion", "appearance", "structure", "content
 """The page's clip pickers, in the order `start` and `views` take and return them."""
 DEMO = ("translation.webm", "rotation.webm", "pair_motion.webm", "pair_appearance.webm")
 """Examples a new page starts with (`start`); the pair is made for transfer and rebinding."""
+NEW_LAYOUT = "A new UMAP layout is ready; the map keeps the one you were using. Press “Use the new layout” to switch."
+"""The map note while a new layout waits for the user (the page shows the button only then)."""
 
 
 class Explorer:
@@ -148,11 +150,12 @@ class Explorer:
     def close_session(self, sid: str) -> None:
         self.sessions.drop(sid)
 
-    def _new_session(self, sid: str, directory: Path) -> Session:
+    def _new_session(self, sid: str, directory: Path, outputs: Path) -> Session:
         saved = persist.load(directory / STATE_DIR, self.limits.max_clips)
         if saved is None:
-            return Session(sid, directory, Library(self.limits.max_clips), self.models.default)
-        session = Session(sid, directory, saved["library"], saved["model"], started=saved["started"], picks=saved["picks"])
+            return Session(sid, directory, outputs, Library(self.limits.max_clips), self.models.default)
+        session = Session(sid, directory, outputs, saved["library"], saved["model"], started=saved["started"],
+                          picks=saved["picks"])
         try:
             model = self.models.get(session.model_key)
         except UserError:
@@ -371,7 +374,7 @@ class Explorer:
         if method == "pca":
             return ""
         if amap.method(method) != "umap" and amap.umap_points() is not None:
-            return "A new UMAP layout is ready; the map keeps the one you were using. Press “Use the new layout” to switch."
+            return NEW_LAYOUT
         if amap.method(method) == "interim":
             return "New points are placed among their neighbours on the current UMAP layout while a new one is computed."
         return amap.umap_status()

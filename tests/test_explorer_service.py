@@ -17,7 +17,7 @@ from explorer.decode import check_upload
 from explorer.dev_model import write_dev_model
 from explorer.models import codec_for, load
 from explorer.projection import Embedder
-from explorer.service import PICKS
+from explorer.service import NEW_LAYOUT, PICKS
 from explorer.sources import SourcePolicy, local_source
 
 UMAP_GATE = threading.Event()
@@ -388,7 +388,7 @@ def test_auto_keeps_the_layout_the_user_is_using(service, sid):
     UMAP_GATE.set()
     service.sessions.get(sid).action_map.umap.result(10)
     figure, note = service.poll_map(sid, "clip", "auto")
-    assert figure.layout.xaxis.title.text == "UMAP 1 (earlier layout)" and "new UMAP layout is ready" in note
+    assert figure.layout.xaxis.title.text == "UMAP 1 (earlier layout)" and note == NEW_LAYOUT  # the button shows
     assert service.poll_map(sid, "clip", "auto") == (KEEP, KEEP)
     figure, note = service.adopt_layout(sid, "clip", "auto")
     assert figure.layout.xaxis.title.text == "UMAP 1" and note == ""
