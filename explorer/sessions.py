@@ -1,7 +1,12 @@
 """Per-browser state, kept apart and kept on disk: a browser holds a signed key (in its
 localStorage) and finds its session again after a reload or an app restart, until the session
 has been idle too long. Expired, foreign or forged keys get a fresh session. Memory holds at most
-`max_sessions`; disk use is capped per session and in total, the longest idle freed first."""
+`max_sessions`; disk use is capped per session and in total, the longest idle freed first.
+
+The state folder (DILA_STATE_DIR) holds saved state only, and nothing in it is ever served.
+The files the page shows (videos) are written to a folder of this process in the system's
+temp directory, from which Gradio copies them to its cache; they live as long as the session
+is in memory."""
 from __future__ import annotations
 
 import hashlib
@@ -31,7 +36,8 @@ STATE_DIR = "state"
 @dataclass
 class Session:
     id: str
-    directory: Path
+    directory: Path  # its saved state, in the state folder
+    outputs: Path  # the files it serves, in this process's temp folder
     library: Library
     model_key: str
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -46,10 +52,11 @@ class Session:
     def output(self, kind: str, suffix: str = ".webm") -> Path:
         """A new file for a result of `kind`; only the last KEEP_OUTPUTS of each kind are kept."""
         self._outputs += 1
-        older = sorted(self.directory.glob(f"{kind}-*{suffix}"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        self.outputs.mkdir(parents=True, exist_ok=True)
+        older = sorted(self.outputs.glob(f"{kind}-*{suffix}"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
         for old in older[: max(len(older) - KEEP_OUTPUTS + 1, 0)]:
             old.unlink(missing_ok=True)
-        return self.directory / f"{kind}-{self._outputs}{suffix}"
+        return self.outputs / f"{kind}-{self._outputs}{suffix}"
 
     @property
     def state_dir(self) -> Path:
@@ -60,11 +67,9 @@ class Session:
         if self.action_map is not None and self.action_map.umap is not None:
             self.action_map.umap.cancel()
         self.steering = self.action_map = None
+        shutil.rmtree(self.outputs, ignore_errors=True)
         if forget:
             shutil.rmtree(self.directory, ignore_errors=True)
-            return
-        for output in self.directory.glob("*.*"):
-            output.unlink(missing_ok=True)
 
 
 def default_root() -> Path:
@@ -72,7 +77,7 @@ def default_root() -> Path:
 
 
 class SessionStore:
-    def __init__(self, create: Callable[[str, Path], Session], idle_s: float, max_sessions: int,
+    def __init__(self, create: Callable[[str, Path, Path], Session], idle_s: float, max_sessions: int,
                  root: Path | None = None, clock: Callable[[], float] = time.monotonic,
                  session_disk_mb: int = 256, total_disk_mb: int = 4096):
         self._create, self.idle_s, self.max_sessions, self._clock = create, idle_s, max_sessions, clock
@@ -80,6 +85,7 @@ class SessionStore:
         self.root = Path(root or default_root())
         self.root.mkdir(parents=True, exist_ok=True)
         self._secret = _secret(self.root)
+        self.outputs_root = Path(tempfile.mkdtemp(prefix="dila-explorer-outputs-"))
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._seen: dict[str, float] = {}
         self._aliases: dict[str, str] = {}
@@ -138,7 +144,7 @@ class SessionStore:
                 if self._expired(directory):
                     shutil.rmtree(directory, ignore_errors=True)
                 directory.mkdir(parents=True, exist_ok=True)
-                session = self._create(key, directory)
+                session = self._create(key, directory, self.outputs_root / directory.name)
                 self._sessions[key] = session
                 while len(self._sessions) > self.max_sessions:
                     oldest = self._sessions.popitem(last=False)[1]
@@ -185,6 +191,7 @@ class SessionStore:
             stale = [(s, False) for s in self._sessions.values()]
             self._sessions.clear()
         _close(stale)
+        shutil.rmtree(self.outputs_root, ignore_errors=True)
 
     def _expired(self, directory: Path) -> bool:
         state = directory / STATE_DIR / persist.STATE

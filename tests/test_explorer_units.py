@@ -172,7 +172,7 @@ class Clock:
 
 
 def store(tmp_path, clock, max_sessions=3):
-    create = lambda sid, directory: Session(sid, directory, Library(4), "model")  # noqa: E731
+    create = lambda sid, directory, outputs: Session(sid, directory, outputs, Library(4), "model")  # noqa: E731
     return SessionStore(create, idle_s=60, max_sessions=max_sessions, root=tmp_path, clock=clock)
 
 
@@ -212,10 +212,11 @@ def test_session_outputs_keep_only_the_latest(tmp_path):
         path.write_bytes(b"x")
         paths.append(path)
     assert [p.exists() for p in paths] == [False, False, True, True]
+    assert not paths[-1].is_relative_to(tmp_path)  # never in the state folder
     umap = Future()
     session.action_map = type("Map", (), {"umap": umap})()
     session.close()
-    assert umap.cancelled() and not session.directory.exists()
+    assert umap.cancelled() and not session.directory.exists() and not session.outputs.exists()
 
 
 # ------------------------------------------------------------ worker
