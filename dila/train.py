@@ -69,6 +69,7 @@ class TrainArgs:
     workers: int = 0
     oracle_weight: float = 0.0
     detached_dynamics_weight: float = 0.0
+    symmetry_weight: float = LossWeights.symmetry
 
 
 def parse_args(argv=None) -> TrainArgs:
@@ -173,7 +174,8 @@ def train(args: TrainArgs) -> Path:
     generator = torch.Generator().manual_seed(args.seed + step)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
                         num_workers=args.workers, drop_last=True, generator=generator)
-    weights = LossWeights(oracle=args.oracle_weight, detached_dynamics=args.detached_dynamics_weight)
+    weights = LossWeights(symmetry=args.symmetry_weight, oracle=args.oracle_weight,
+                          detached_dynamics=args.detached_dynamics_weight)
     objective = Objective(model, args.phase, weights)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:

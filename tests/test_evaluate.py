@@ -205,3 +205,13 @@ def test_cli_quick_writes_every_section(tmp_path, tiny_model, codec, capsys):
     assert results["slider"]["min_shift_px"] == 2.0 and 0 <= results["slider"]["success_rate"] <= 1
     assert 0 < results["prediction"]["codec"]["psnr"] < MAX_PSNR
     assert "planning.success_rate" in capsys.readouterr().out
+
+
+def test_diagnose_reports_where_information_is_lost(tiny_model, codec, one_thread):
+    from dila.diagnose import diagnose
+
+    out = diagnose(Pipeline(tiny_model, codec), clips=3, probe_clips=6, frames=3)
+    errors = out["token_mse"]
+    assert set(errors) == {"copy_last", "one_step", "mean_action", "oracle", "change_explained"}
+    assert all(math.isfinite(v) for v in errors.values()) and errors["copy_last"] > 0
+    assert set(out["probe_r2_signed"]) == set(out["probe_r2_unsigned"]) == {"dx", "dy", "rotation", "log_scale", "mean"}
