@@ -14,6 +14,12 @@ from einops import rearrange
 from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
+APP_START_TIMEOUT_S = 90
+BROWSER_WAIT_MS = 30_000  # generous bound for one server round trip on a busy 2-core machine
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
+                 "--disable-dev-shm-usage", "--mute-audio"]
 
 
 def free_port() -> int:
@@ -38,34 +44,70 @@ class PatchCodec(nn.Module):
         return rearrange(latents, "b (c p q) h w -> b c (h p) (w q)", p=self.patch, q=self.patch)
 
 
-@contextlib.contextmanager
-def running_app(model: Path, log_path: Path, timeout_s: float, port: int | None = None, env: dict | None = None):
-    """`python app.py` on a loopback port (a free one by default); yields its URL once it serves its page."""
-    port = port or free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OPENCV_LOG_LEVEL": "ERROR",
-           **(env or {})}
-    started = time.perf_counter()
-    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would block the app
-        process = subprocess.Popen([sys.executable, "app.py", "--model", str(model), "--host", "127.0.0.1",
-                                    "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
+class RunningApp:
+    """`python app.py` on a loopback port (a free one by default), restartable on the same port
+    and environment; each start logs to its own file in `log_dir`."""
+
+    def __init__(self, model: Path, log_dir: Path, timeout_s: float, port: int | None = None, env: dict | None = None):
+        self.model, self.log_dir, self.timeout_s = model, Path(log_dir), timeout_s
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
+        self.starts, self.process = 0, None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def log(self) -> Path:
+        return self.log_dir / f"app-{self.starts}.log"
+
+    def start(self) -> str:
+        """Start it and return its URL once it serves its page."""
+        self.starts += 1
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        with open(self.log, "w") as log:  # a file, not a pipe: a full pipe would block the app
+            self.process = subprocess.Popen([sys.executable, "app.py", "--model", str(self.model), "--host", "127.0.0.1",
+                                             "--port", str(self.port)], cwd=ROOT, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT)
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"app.py exited: {log_path.read_text()}")
-            if time.perf_counter() - started > timeout_s:
-                raise RuntimeError(f"app.py did not serve its page in {timeout_s} s: {log_path.read_text()}")
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app.py exited: {self.log.read_text()}")
+            if time.perf_counter() - started > self.timeout_s:
+                self.stop()
+                raise RuntimeError(f"app.py did not serve its page in {self.timeout_s} s: {self.log.read_text()}")
             try:
-                urllib.request.urlopen(url, timeout=1).close()
+                urllib.request.urlopen(self.url, timeout=1).close()
                 break
             except OSError:
                 time.sleep(0.1)
         print(f"\napp.py served its page after {time.perf_counter() - started:.1f} s")
-        yield url
-    finally:
-        process.terminate()
+        return self.url
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
         try:
-            process.wait(10)
+            self.process.wait(10)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> str:
+        self.stop()
+        return self.start()
+
+
+@contextlib.contextmanager
+def running_app(model: Path, log_dir: Path, timeout_s: float, port: int | None = None, env: dict | None = None):
+    """A `RunningApp`, started, stopped at the end."""
+    app = RunningApp(model, log_dir, timeout_s, port, env)
+    try:
+        app.start()
+        yield app
+    finally:
+        app.stop()

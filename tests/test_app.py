@@ -1,25 +1,22 @@
-"""`python app.py` on 127.0.0.1 with a tiny model, driven through gradio_client."""
+"""`python app.py` on 127.0.0.1 with a tiny model (the suite's `app`, deployed as for the
+public), driven through gradio_client."""
 import statistics
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
-from helpers import running_app
-
-from explorer.dev_model import write_dev_model
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
-START_TIMEOUT_S = 60
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    model = write_dev_model(tmp_path_factory.mktemp("model"), tiny=True)
-    with running_app(model, tmp_path_factory.mktemp("app") / "app.log", START_TIMEOUT_S) as url:
-        yield url
+def server(app) -> str:
+    return app.url
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +82,32 @@ def test_errors_are_clear_and_sessions_are_separate(server, client, tmp_path):
     assert "parameters" in other.predict(api_name="/model_info")
     assert other.predict(api_name="/list_clips") == []
     assert np.size(client.predict(api_name="/list_clips")) >= 1
+
+
+def refused(url: str, path: Path) -> bool:
+    try:
+        urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10).close()
+    except urllib.error.HTTPError as error:
+        return error.code in (403, 404)
+    return False
+
+
+def test_results_are_served_from_temp_files_never_from_the_state_folder(app):
+    """The state folder lies outside the app's temp and working directories, as on a Space's
+    persistent storage: results still reach the user, and nothing in the folder is served."""
+    client = Client(app.url, verbose=False, ssl_verify=False)
+    client.predict("pair_motion.webm", api_name="/add_example")
+    client.predict("pair_appearance.webm", api_name="/add_example")
+    video, _ = client.predict("c1", "c2", 1.0, api_name="/transfer")
+    assert Path(video).read_bytes()[:4] == b"\x1a\x45\xdf\xa3"
+    assert not [p for p in app.state_dir.rglob("*") if p.suffix in (".webm", ".png")]
+    assert (app.state_dir / ".secret").is_file() and refused(app.url, app.state_dir / ".secret")
+
+
+def test_the_app_leaves_no_generated_files_and_no_codec_tag_notice(app):
+    client = Client(app.url, verbose=False, ssl_verify=False)
+    client.predict("rotation.webm", api_name="/add_example")
+    client.predict("c1", 0, api_name="/steer_start")
+    client.predict(2, 0, 0, 0, 0, 0, api_name="/steer_rollout")  # writes a WebM
+    assert sorted(ROOT.glob("*.pyi")) + sorted((ROOT / "explorer").glob("*.pyi")) == []
+    assert "is not supported with codec id" not in app.log.read_text()

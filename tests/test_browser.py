@@ -1,7 +1,8 @@
 """The app in a real browser: headless Chromium (Debian's `/usr/bin/chromium`, driven by the
 Python `playwright` package) uses the page as a person would.
 
-One app process (tiny random model, 127.0.0.1) and one browser: upload two clips through the
+The suite's one app process (`app` in conftest: public mode, tiny random model, 127.0.0.1) and
+one browser, a fresh context per test: upload two clips through the
 file input, steer from a frame and move sliders (number box and range handle), drag clip cards
 from the library onto the transfer drop zones (HTML5 drag and drop, real DOM events) and play
 the transfer's result. Screenshots of each stage go to `runs/screenshots/` (or
@@ -14,96 +15,67 @@ install chromium`). Playwright's own browser download (`playwright install`) is 
 import io
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 from urllib.parse import urljoin
 
 import numpy as np
 import pytest
-from helpers import running_app
+from helpers import BROWSER_WAIT_MS
 from PIL import Image
 
-from explorer.dev_model import write_dev_model
 from explorer.service import DEMO
 
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:  # checked in the `chromium` fixture
-    sync_playwright = None
+    expect = None
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
 SHOTS = Path(os.environ.get("DILA_SCREENSHOTS") or Path(__file__).parent.parent / "runs" / "screenshots")
-START_TIMEOUT_S = 60
-WAIT_MS = 30_000  # generous bound for one server round trip on a busy 2-core machine
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
-                 "--disable-dev-shm-usage", "--mute-audio"]
+WAIT_MS = BROWSER_WAIT_MS
 VIEWPORT = {"width": 1280, "height": 1024}
-if sync_playwright is not None:
+if expect is not None:
     expect.set_options(timeout=WAIT_MS)
 SHOT_COLOURS = 128  # screenshots are committed: a 128-colour palette keeps each near 50 KB
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    """The Chromium executable; a skip (or, under CI, a failure) when it or playwright is missing."""
-    executable = os.environ.get("DILA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable and not os.access(executable, os.X_OK):
-        executable = None
-    needs = {"the Python package playwright (pip install playwright)": sync_playwright,
-             "Chromium (apt-get install chromium, or set DILA_CHROMIUM)": executable}
-    missing = [what for what, found in needs.items() if not found]
-    if missing:
-        reason = "browser test needs " + " and ".join(missing)
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(reason + " ($CI is set, so this is not skipped)", pytrace=False)
-        pytest.skip(reason)
-    return executable
-
-
-@pytest.fixture(scope="module")
-def server(chromium, tmp_path_factory):
-    model = write_dev_model(tmp_path_factory.mktemp("model"), tiny=True)
-    with running_app(model, tmp_path_factory.mktemp("app") / "app.log", START_TIMEOUT_S) as url:
-        yield url
+def server(app) -> str:
+    return app.url
 
 
 @pytest.fixture
-def page(chromium, server, tmp_path):
-    """A fresh browser page that may only reach the app; `page.foreign` lists what it tried elsewhere."""
+def page(browser, server, tmp_path):
+    """A fresh browser page (its own context) that may only reach the app; `page.foreign` lists
+    what it tried elsewhere."""
     origin = server.rstrip("/")
     foreign = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=WAIT_MS)
+    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+    context.set_default_timeout(WAIT_MS)
+
+    def refuse(route):
+        foreign.append(route.request.url)
+        route.abort()
+
+    # Only requests that are not the app's reach Python; the app's go straight through.
+    context.route(re.compile(rf"^(?!{re.escape(origin)}(/|$))[a-z]+://"), refuse)
+    page = context.new_page()
+    page.foreign = foreign
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("websocket", lambda socket: socket.url.startswith(origin.replace("http", "ws", 1))
+            or foreign.append(socket.url))
+    try:
+        yield page
+    finally:  # the last state, for a failure (a tmp dir: the committed screenshots stay as they are)
         try:
-            context = browser.new_context(viewport=VIEWPORT, service_workers="block")
-            context.set_default_timeout(WAIT_MS)
-
-            def refuse(route):
-                foreign.append(route.request.url)
-                route.abort()
-
-            # Only requests that are not the app's reach Python; the app's go straight through.
-            context.route(re.compile(rf"^(?!{re.escape(origin)}(/|$))[a-z]+://"), refuse)
-            page = context.new_page()
-            page.foreign = foreign
-            page.errors = []
-            page.on("pageerror", lambda error: page.errors.append(str(error)))
-            page.on("websocket", lambda socket: socket.url.startswith(origin.replace("http", "ws", 1))
-                    or foreign.append(socket.url))
-            try:
-                yield page
-            finally:  # the last state, for a failure (a tmp dir: the committed screenshots stay as they are)
-                try:
-                    page.screenshot(path=tmp_path / "last.png", timeout=5_000)
-                    print(f"last page state: {tmp_path / 'last.png'}")
-                except Exception as error:  # never hide the test's own error
-                    print(f"no screenshot of the last page state: {error}")
-        finally:
-            browser.close()
+            page.screenshot(path=tmp_path / "last.png", timeout=5_000)
+            print(f"last page state: {tmp_path / 'last.png'}")
+        except Exception as error:  # never hide the test's own error
+            print(f"no screenshot of the last page state: {error}")
+        context.close()
 
 
 def shot(page, name: str) -> None:
