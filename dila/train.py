@@ -7,7 +7,8 @@ Runs on CPU, on one GPU, or on several through `accelerate launch -m dila.train 
 processes through `ACCELERATE_USE_CPU=1 torchrun --nproc-per-node 2 -m dila.train ...`. Every
 `--save-every` steps the run directory gets `config.json` + `model.safetensors` (the model) and
 `training_state.pt` (optimizer, schedule, step, random state); running the same command again
-resumes from it. Losses go to `log.jsonl`.
+resumes from it. Losses go to `log.jsonl`. `--stop-after N` ends a run at step N of its schedule, so
+that a later command can resume it with other loss weights.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import argparse
 import json
 import math
 import time
+import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -70,16 +72,18 @@ class TrainArgs:
     oracle_weight: float = 0.0
     detached_dynamics_weight: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
+    stop_after: int | None = None
 
 
 def parse_args(argv=None) -> TrainArgs:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    hints = typing.get_type_hints(TrainArgs)
     for name, default in asdict(TrainArgs(out="")).items():
         flag = "--" + name.replace("_", "-")
         if name == "out":
             parser.add_argument(flag, required=True, help="run directory (created; resumed when it holds a run)")
         else:
-            kind = type(default) if default is not None else str
+            kind = next(t for t in typing.get_args(hints[name]) or (hints[name],) if t is not type(None))
             parser.add_argument(flag, type=kind, default=default)
     return TrainArgs(**vars(parser.parse_args(argv)))
 
@@ -182,7 +186,8 @@ def train(args: TrainArgs) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_args.json").write_text(json.dumps(asdict(args), indent=2) + "\n")
     batches = forever(loader)
-    progress = tqdm(range(step, args.steps), initial=step, total=args.steps, disable=not accelerator.is_main_process)
+    last = min(args.steps, args.stop_after or args.steps)
+    progress = tqdm(range(step, last), initial=step, total=args.steps, disable=not accelerator.is_main_process)
     start = time.perf_counter()
     for step in progress:
         frames = next(batches)["frames"]
@@ -199,7 +204,7 @@ def train(args: TrainArgs) -> Path:
             with open(out / LOG_NAME, "a") as log:
                 log.write(json.dumps(record) + "\n")
             progress.set_postfix(loss=f"{record['loss']:.4f}", pred=f"{record['prediction']:.4f}")
-        if (step + 1) % args.save_every == 0 or step + 1 == args.steps:
+        if (step + 1) % args.save_every == 0 or step + 1 == last:
             save(accelerator, objective, optimizer, scheduler, step + 1, out)
     return out
 

@@ -47,6 +47,18 @@ def test_phase1_resume_then_phase2(setup):
     assert load_world_model(phase2).config == load_world_model(run).config
 
 
+def test_stop_after_ends_early_and_a_resume_with_other_weights_finishes_the_schedule(setup):
+    tmp, common = setup
+    run = tmp / "staged"
+    train(parse_args(["--out", str(run), "--steps", "3", "--stop-after", "1", *common]))
+    assert torch.load(run / STATE_NAME, weights_only=True)["step"] == 1
+    train(parse_args(["--out", str(run), "--steps", "3", "--symmetry-weight", "0.5", "--oracle-weight", "1", *common]))
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert "oracle" not in records[0] and "oracle" in records[-1]
+    assert records[-1]["lr"] < records[0]["lr"]
+
+
 @torch.no_grad()
 def test_output_norm_starts_at_the_token_statistics(tiny_config):
     torch.manual_seed(0)
