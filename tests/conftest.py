@@ -39,13 +39,23 @@ def tiny_model(tiny_config):
     return DiLAWorldModel(tiny_config).eval()
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny tensors: a second thread only adds synchronisation, which costs seconds on a busy machine."""
+def _one_thread():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: a second thread only adds synchronisation, which costs seconds on a busy machine."""
+    yield from _one_thread()
+
+
+@pytest.fixture(scope="module")
+def module_one_thread():
+    """`one_thread` for a whole module, its module fixtures included (as in the app: short calls, one thread)."""
+    yield from _one_thread()
 
 
 @pytest.fixture(scope="session")

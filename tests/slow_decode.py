@@ -5,7 +5,7 @@ from pathlib import Path
 
 from explorer.decode import decode_clip as decode
 
-SLOW_S = 10.0
+SLOW_S = 3.0
 
 
 def decode_clip(path: str, *args):

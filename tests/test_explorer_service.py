@@ -29,12 +29,8 @@ def gated_umap(actions):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
+def one_thread(module_one_thread):
     """As in the app: short calls, no waiting on OpenMP threads when the cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ from explorer import Explorer, Limits
 from explorer.dev_model import write_dev_model
 from explorer.sessions import STATE_DIR
 
+pytestmark = pytest.mark.usefixtures("module_one_thread")
+
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):

@@ -9,6 +9,8 @@ from explorer import Explorer, Limits, UserError
 from explorer.dev_model import write_dev_model
 from explorer.sources import SourcePolicy
 
+pytestmark = pytest.mark.usefixtures("module_one_thread")
+
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
