@@ -155,7 +155,7 @@ def build(svc: Explorer) -> gr.Blocks:
                 plot = gr.Plot(empty_figure(), show_label=False, elem_id="action-map")
                 bridge = gr.HTML("", js_on_load=MAP_JS, elem_id="map-bridge", container=False)
                 with gr.Row():
-                    map_note = gr.Markdown()
+                    map_note = gr.Markdown(elem_id="map-note")
                     adopt = gr.Button("Use the new layout", size="sm", scale=0, min_width=150, visible=False,
                                       elem_id="adopt-layout")
                 with gr.Row():

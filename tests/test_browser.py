@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
 SHOTS = Path(os.environ.get("DILA_SCREENSHOTS") or Path(__file__).parent.parent / "runs" / "screenshots")
 WAIT_MS = BROWSER_WAIT_MS
+UMAP_WAIT_MS = 120_000  # a first UMAP fit in the app's worker: about 20 s on 2 idle cores (numba compiles)
 VIEWPORT = {"width": 1280, "height": 1024}
 if expect is not None:
     expect.set_options(timeout=WAIT_MS)
@@ -217,6 +218,7 @@ def test_upload_steer_and_drag_clips_to_transfer(page, server):
 def first_view(page, server):
     """The page once its first view is complete: demo library, map drawn, steering started."""
     page.goto(server)
+    expect(page.get_by_role("button", name="Use the new layout")).to_be_hidden()
     expect(page.locator("#clip-gallery .dila-card[data-clip-id]")).to_have_count(len(DEMO))
     expect(page.locator("#action-map .scatterlayer .trace .point").first).to_be_attached()
     expect(page.locator("#live-frame img")).to_have_attribute("src", re.compile(r"/gradio_api/file="))
@@ -237,7 +239,6 @@ def test_first_view_holds_the_demo_library_map_steering_and_quality(page, server
     expect(page.locator("#intro")).to_contain_text("Hover")
     expect(page.locator(".dila-quality").first).to_contain_text("Model quality: not evaluated")
     expect(page.locator("#action-map .xtitle")).to_contain_text(re.compile(r"direction 1 \(\d+(\.\d)?% of the variance\)"))
-    expect(page.get_by_role("button", name="Use the new layout")).to_be_hidden()  # shown only with NEW_LAYOUT's note
     shot(page, "05_first_view.png")
     assert page.errors == [] and page.foreign == []
     print(f"page opened to demo library, map and steering ready: {ready_s:.1f} s")
@@ -272,6 +273,21 @@ def test_hover_shows_frames_and_click_chooses_the_transition(page, server):
     expect(page.locator("#action-map .legendtext", has_text="chosen transition")).to_be_visible()
     expect(page.locator("#action-map .legendtext", has_text="current action")).to_be_visible()
     shot(page, "07_map_click.png")
+    assert page.errors == [] and page.foreign == []
+
+
+def test_the_new_layout_button_shows_only_while_a_new_layout_waits(page, server):
+    """The first view's steering run counts as using the map: its background UMAP fit waits
+    for the user (note and button), and the button switches the map to it."""
+    first_view(page, server)
+    note, adopt = page.locator("#map-note"), page.get_by_role("button", name="Use the new layout")
+    expect(note).to_contain_text("A new UMAP layout is ready", timeout=UMAP_WAIT_MS)
+    expect(adopt).to_be_visible()
+    expect(page.locator("#action-map .xtitle")).to_contain_text("direction 1")
+    adopt.click()
+    expect(page.locator("#action-map .xtitle")).to_contain_text("UMAP 1")
+    expect(adopt).to_be_hidden()
+    expect(note).not_to_contain_text("A new UMAP layout is ready")
     assert page.errors == [] and page.foreign == []
 
 
