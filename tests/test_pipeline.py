@@ -7,6 +7,8 @@ from helpers import PatchCodec, free_port
 from dila import DiLAConfig, DiLAWorldModel
 from dila.pipeline import Pipeline
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.fixture
 def pipeline(tiny_config):
