@@ -9,6 +9,7 @@ from gradio_client import Client, handle_file
 from helpers import BROWSER_WAIT_MS
 from PIL import Image
 from test_app import refused
+from test_browser import first_view
 
 
 def vm_peak_mb(pid: int, field: str = "VmHWM") -> float:
@@ -26,8 +27,7 @@ def test_a_restarted_app_gives_the_same_browser_its_library_back(app, browser):
     page = browser.new_context().new_page()
     page.set_default_timeout(BROWSER_WAIT_MS)
     before = set(saved_states(app.state_dir))
-    page.goto(app.url)
-    page.locator("[data-clip-id='c4']").first.wait_for()
+    first_view(page, app.url)  # complete: nothing more is saved until the page is used
     deadline = time.monotonic() + 30
     while not set(saved_states(app.state_dir)) - before and time.monotonic() < deadline:
         time.sleep(0.2)
