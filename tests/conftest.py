@@ -70,7 +70,6 @@ def app(tmp_path_factory):
     (root / "tmp").mkdir()
     env = {"DILA_PUBLIC": "1", "DILA_STATE_DIR": str(root / "state"), "TMPDIR": str(root / "tmp")}
     running = RunningApp(model, root / "logs", APP_START_TIMEOUT_S, env=env)
-    running.state_dir = root / "state"
     running.start()
     yield running
     running.stop()

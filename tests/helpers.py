@@ -60,6 +60,12 @@ class RunningApp:
         return self.process.pid
 
     @property
+    def state_dir(self) -> Path | None:
+        """Where it saves sessions (its DILA_STATE_DIR), when the environment names it."""
+        folder = self.env.get("DILA_STATE_DIR")
+        return Path(folder) if folder else None
+
+    @property
     def log(self) -> Path:
         return self.log_dir / f"app-{self.starts}.log"
 
