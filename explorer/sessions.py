@@ -85,7 +85,7 @@ class SessionStore:
         self.root = Path(root or default_root())
         self.root.mkdir(parents=True, exist_ok=True)
         self._secret = _secret(self.root)
-        self.outputs_root = Path(tempfile.mkdtemp(prefix="dila-explorer-outputs-"))
+        self.outputs_root = Path(tempfile.gettempdir()) / f"dila-explorer-outputs-{secrets.token_hex(8)}"  # made on first use
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._seen: dict[str, float] = {}
         self._aliases: dict[str, str] = {}
