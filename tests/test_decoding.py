@@ -5,6 +5,7 @@ import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -53,6 +54,14 @@ def pool():
     pool.close()
 
 
+def exited(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
 def test_a_killed_decoder_is_reported_as_stopped_not_as_memory(pool):
     errors = []
     call = threading.Thread(target=lambda: errors.append(pytest.raises(WorkerError, pool.call, "time:sleep", [30], 60)))
@@ -61,9 +70,11 @@ def test_a_killed_decoder_is_reported_as_stopped_not_as_memory(pool):
     while time.monotonic() < deadline and not any(pool.pids):
         time.sleep(0.05)
     time.sleep(0.5)
-    busy = [pid for pid in pool.pids if pid]
-    for pid in busy:
+    started = [pid for pid in pool.pids if pid]
+    for pid in started:
         os.kill(pid, signal.SIGKILL)
+    while not all(map(exited, started)):  # the idle one too, before the next call is given to it
+        time.sleep(0.01)
     call.join(20)
     message = str(errors[0].value)
     assert "stopped from outside (SIGKILL)" in message and "memory" not in message
