@@ -45,7 +45,7 @@ from sklearn.preprocessing import StandardScaler
 
 from dila.data.procedural import KINDS, Clip, ProceduralVideoDataset, render_pair
 from dila.hub import BUNDLED, load_world_model
-from dila.metrics import colour_histogram, cosine, frame_psnr, histogram_distance, psnr, ssim
+from dila.metrics import colour_histogram, cosine, frame_psnr, histogram_distance, pooled_psnr, psnr, ssim
 from dila.pipeline import Pipeline
 from dila.planning import ActionPrior, PlanningTask, TaskResult, locate_object, plan_success, planning_tasks
 from dila.world_model import DiLAWorldModel
@@ -58,7 +58,8 @@ QUICK = {"clips": 4, "steps": 4, "probe_clips": 8, "tasks": 2, "plan_samples": 1
 
 
 def fidelity(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    return {"psnr": psnr(pred, target), "ssim": ssim(pred, target)}
+    """Mean per-frame PSNR and SSIM, and the PSNR of the pooled squared error (`pooled_psnr`)."""
+    return {"psnr": psnr(pred, target), "pooled_psnr": pooled_psnr(pred, target), "ssim": ssim(pred, target)}
 
 
 def prediction_fidelity(frames: np.ndarray, codec: np.ndarray, one_step: np.ndarray, rollout: np.ndarray) -> dict:

@@ -26,6 +26,14 @@ def psnr(pred: np.ndarray, target: np.ndarray) -> float:
     return float(frame_psnr(pred, target).mean())
 
 
+def pooled_psnr(pred: np.ndarray, target: np.ndarray) -> float:
+    """PSNR of the mean squared error over all frames: unlike the mean of per-frame PSNRs, frames that
+    barely change do not outweigh frames that change a lot."""
+    pred, target = _frames(pred, target)
+    mse = ((pred.astype(np.float64) - target) ** 2).mean()
+    return float(10 * np.log10(255.0**2 / max(mse, 255.0**2 * 10 ** (-MAX_PSNR / 10))))
+
+
 def ssim(pred: np.ndarray, target: np.ndarray) -> float:
     return float(frame_ssim(pred, target).mean())
 

@@ -68,11 +68,12 @@ def test_prediction_fidelity_known_values():
     frames = flat_clip([100, 110, 120, 130])
     predicted = frames[:, 1:] + 5
     out = prediction_fidelity(frames, frames, frames[:, 1:], predicted)
-    assert out["codec"] == {"psnr": MAX_PSNR, "ssim": pytest.approx(1.0)}
+    assert out["codec"] == {"psnr": MAX_PSNR, "pooled_psnr": MAX_PSNR, "ssim": pytest.approx(1.0)}
     assert out["one_step"]["psnr"] == MAX_PSNR
     assert out["copy_last"]["psnr"] == pytest.approx(db(10))
     assert out["rollout"]["psnr"] == pytest.approx(db(5))
     assert out["copy_first"]["psnr"] == pytest.approx(np.mean([db(10), db(20), db(30)]))
+    assert out["copy_first"]["pooled_psnr"] == pytest.approx(db(np.sqrt((10**2 + 20**2 + 30**2) / 3)))
     assert out["rollout_psnr_per_step"] == pytest.approx([db(5)] * 3)
 
 

@@ -70,3 +70,13 @@ def test_colour_histograms():
     assert histogram_distance(hist, colour_histogram(blue, bins=4)) == pytest.approx(1)
     half = np.concatenate((red, blue))
     assert histogram_distance(hist, colour_histogram(half, bins=4)) == pytest.approx(np.sqrt(1 - np.sqrt(0.5)))
+
+
+def test_pooled_psnr_weights_frames_by_their_error():
+    from dila.metrics import pooled_psnr
+
+    target = np.zeros((2, 4, 4, 3), np.uint8)
+    pred = target.copy()
+    pred[1] = 20
+    assert psnr(pred, target) == pytest.approx((100.0 + 10 * np.log10(255**2 / 400)) / 2)
+    assert pooled_psnr(pred, target) == pytest.approx(10 * np.log10(255**2 / 200))
