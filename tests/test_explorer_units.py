@@ -205,7 +205,8 @@ def test_sessions_beyond_the_maximum_evict_the_least_recent(tmp_path):
 
 
 def test_session_outputs_keep_only_the_latest(tmp_path):
-    session = store(tmp_path, Clock()).get("s")
+    sessions = store(tmp_path, Clock())
+    session = sessions.get("s")
     paths = []
     for _ in range(4):
         path = session.output("transfer")
@@ -217,6 +218,8 @@ def test_session_outputs_keep_only_the_latest(tmp_path):
     session.action_map = type("Map", (), {"umap": umap})()
     session.close()
     assert umap.cancelled() and not session.directory.exists() and not session.outputs.exists()
+    sessions.close()
+    assert not sessions.outputs_root.exists()
 
 
 # ------------------------------------------------------------ worker
