@@ -79,7 +79,11 @@ class DiLAConfig:
         for prefix in ("encoder", "decoder", "forward"):
             if getattr(self, f"{prefix}_dim_head") % 2:
                 raise ValueError(f"{prefix}_dim_head must be even (rotary embedding)")
-        choices = {"inverse_input": ("difference", "pair", "correlation"), "inverse_time_kernel": (1, 3), "time_padding": ("zeros", "replicate")}
+        choices = {
+            "inverse_input": ("difference", "pair", "correlation"),
+            "inverse_time_kernel": (1, 3),
+            "time_padding": ("zeros", "replicate"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

@@ -16,9 +16,9 @@ class StructureEncoder(nn.Module):
         super().__init__()
         d, heads, dim_head = cfg.embed_dim, cfg.encoder_heads, cfg.encoder_dim_head
         self.position_bias = ContinuousPositionBias(d, heads)
-        layers = (dim_head, heads)
-        self.space = AxialTransformer(d, cfg.encoder_spatial_depth, *layers, "space", cfg.ff_mult, cfg.dropout, cfg.time_padding)
-        self.time = AxialTransformer(d, cfg.encoder_temporal_depth, *layers, "time", cfg.ff_mult, cfg.dropout, cfg.time_padding)
+        common = dict(ff_mult=cfg.ff_mult, dropout=cfg.dropout, time_padding=cfg.time_padding)
+        self.space = AxialTransformer(d, cfg.encoder_spatial_depth, dim_head, heads, "space", **common)
+        self.time = AxialTransformer(d, cfg.encoder_temporal_depth, dim_head, heads, "time", **common)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.space(x, bias=self.position_bias(*x.shape[2:4]))
