@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from dila.data.procedural import KINDS, ProceduralVideoDataset, render_pair
 from dila.evaluate import COMPONENTS, _flat, apparent_motion, clip_actions, probe_direction
@@ -28,7 +29,7 @@ LABEL_WIDTH = 96
 def label(row: np.ndarray, text: str) -> np.ndarray:
     """A row of frames with `text` on a white strip to its left."""
     pad = np.full((row.shape[0], LABEL_WIDTH, 3), 255, np.uint8)
-    cv2.putText(pad, text, (4, row.shape[0] // 2 + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(pad, text, (2, row.shape[0] // 2 + 3), cv2.FONT_HERSHEY_SIMPLEX, 0.28, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate((pad, row), axis=1)
 
 
@@ -75,7 +76,7 @@ def slider_rows(pipeline: Pipeline, seed: int, probe_clips: int = 64, frames: in
     return rows
 
 
-def make_strip(pipeline: Pipeline, clips: int = 3, frames: int = 8, seed: int = 0, scale: int = 2) -> np.ndarray:
+def make_strip(pipeline: Pipeline, clips: int = 3, frames: int = 8, seed: int = 0, scale: int = 1) -> np.ndarray:
     rows = [row for i in range(clips) for row in clip_rows(pipeline, i, frames, seed)]
     rows += slider_rows(pipeline, seed)
     image = np.concatenate([label(as_row(f, frames), text) for text, f in rows], axis=0)
@@ -86,16 +87,17 @@ def main(argv=None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(BUNDLED))
     parser.add_argument("--codec", default=None, help="default: MODEL/codec, else the bundled codec")
-    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--out", required=True, help="PNG file to write (256 colours)")
     parser.add_argument("--clips", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", type=int, default=1, help="pixels per frame pixel")
     args = parser.parse_args(argv)
     codec = args.codec or (Path(args.model) / "codec" if (Path(args.model) / "codec").is_dir() else BUNDLED / "codec")
     pipeline = Pipeline(load_world_model(args.model), codec)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    image = make_strip(pipeline, args.clips, seed=args.seed)
-    cv2.imwrite(str(out), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    image = make_strip(pipeline, args.clips, seed=args.seed, scale=args.scale)
+    Image.fromarray(image).quantize(256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
     return out
 
 

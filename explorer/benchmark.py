@@ -71,9 +71,10 @@ def pca_map_seconds(count: int = 2000, dim: int = 16) -> float:
     return time.perf_counter() - started
 
 
-def chromium_figures(url: str, presses: int) -> tuple[float, list[float]] | None:
+def chromium_figures(url: str, presses: int, shots: Path | None = None) -> tuple[float, list[float]] | None:
     """(seconds from opening the page to its demo library, map and steering drawn, milliseconds
-    from each key press to its new frame on screen), or None without Chromium or playwright."""
+    from each key press to its new frame on screen), or None without Chromium or playwright.
+    With `shots`, the first view and the Play tab after the presses are saved there as PNG."""
     import shutil
 
     executable = os.environ.get("DILA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -95,6 +96,8 @@ def chromium_figures(url: str, presses: int) -> tuple[float, list[float]] | None
             page.locator("#action-map .scatterlayer .point").first.wait_for(state="attached")
             page.wait_for_function("() => (document.querySelector('#live-frame img') || {}).src")
             page_s = time.perf_counter() - started
+            if shots:
+                page.screenshot(path=str(shots / "bundled_first_view.png"))
             page.get_by_role("tab", name="Play").click()
             page.get_by_role("button", name="Bind keys").click()
             page.locator("#player .dila-play-frame").wait_for()
@@ -103,6 +106,8 @@ def chromium_figures(url: str, presses: int) -> tuple[float, list[float]] | None
                 page.keyboard.down("ArrowRight")
                 page.wait_for_function(f"() => (window.dilaPlayLatencies || []).length >= {count}")
                 page.keyboard.up("ArrowRight")
+            if shots:
+                page.screenshot(path=str(shots / "bundled_play.png"))
             return page_s, page.evaluate("window.dilaPlayLatencies")[:presses]
         finally:
             browser.close()
@@ -113,6 +118,7 @@ def main(argv=None) -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--moves", type=int, default=40)
     parser.add_argument("--presses", type=int, default=20)
+    parser.add_argument("--screenshots", type=Path, default=None, help="save the Chromium views here as PNG")
     options = parser.parse_args(argv)
     from gradio_client import Client, handle_file
 
@@ -134,7 +140,7 @@ def main(argv=None) -> None:
                 started = time.perf_counter()
                 client.predict(values[0] + 0.05 * (i % 20), *values[1:], api_name="/preview")
                 moves.append(time.perf_counter() - started)
-            browser = chromium_figures(f"http://127.0.0.1:{port}/", options.presses)
+            browser = chromium_figures(f"http://127.0.0.1:{port}/", options.presses, options.screenshots)
         finally:
             process.terminate()
             process.wait(10)
