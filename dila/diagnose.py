@@ -18,16 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dila.data.procedural import ProceduralVideoDataset
-from dila.evaluate import _flat, apparent_motion, linear_probe, tokenize_clips
+from dila.evaluate import _clips, _flat, apparent_motion, linear_probe, tokenize_clips
 from dila.hub import BUNDLED, load_world_model
 from dila.pipeline import Pipeline
 from dila.world_model import from_grid, to_grid
-
-
-def _clips(split: str, count: int, frames: int, size: int, seed: int) -> list:
-    data = ProceduralVideoDataset(split, count, frames, size, seed=seed)
-    return [data.clip(i) for i in range(count)]
 
 
 @torch.no_grad()

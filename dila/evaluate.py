@@ -105,6 +105,11 @@ def probe_direction(latent: np.ndarray, true: np.ndarray, component: str = "dx",
     return gradient / np.linalg.norm(gradient)
 
 
+def along(actions: np.ndarray, direction: np.ndarray, sigmas: float) -> np.ndarray:
+    """The mean of `actions` `n a` moved `sigmas` of their standard deviations along unit `direction`."""
+    return actions.mean(axis=0) + sigmas * float((actions @ direction).std()) * direction
+
+
 def slider_scores(shifts: np.ndarray, min_shift: float) -> dict:
     """`shifts` `n 2`: the centroid's x move at -2 and +2 standard deviations (NaN: not found)."""
     found = np.isfinite(shifts).all(axis=1)
@@ -226,13 +231,12 @@ def run_disentanglement(pipeline: Pipeline, frames: np.ndarray, actions: np.ndar
 def run_slider(pipeline: Pipeline, clips: list[Clip], train_actions: np.ndarray, direction: np.ndarray,
                min_shift: float = 2.0, sigmas: float = 2.0) -> dict:
     """Move each object clip's first frame along `direction` by +-`sigmas` standard deviations."""
-    mean, spread = train_actions.mean(axis=0), float((train_actions @ direction).std())
     shifts = []
     for clip in (c for c in clips if not c.scene.camera):
         state = pipeline.start(clip.frames[:1])
         background = pipeline.detokenize(pipeline.tokenize(clip.scene.backdrop[None]))[0]
         start = locate_object(pipeline.detokenize(pipeline.tokenize(clip.frames[:1]))[0], background)
-        moved = [locate_object(pipeline.preview(state, mean + sign * sigmas * spread * direction), background)
+        moved = [locate_object(pipeline.preview(state, along(train_actions, direction, sign * sigmas)), background)
                  for sign in (-1, 1)]
         shifts.append([m[0] - start[0] for m in moved])
     return slider_scores(np.array(shifts, dtype=float).reshape(-1, 2), min_shift)

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from dila.data.procedural import KINDS, ProceduralVideoDataset, render_pair
-from dila.evaluate import COMPONENTS, _flat, apparent_motion, clip_actions, probe_direction
+from dila.evaluate import COMPONENTS, _flat, along, apparent_motion, clip_actions, probe_direction
 from dila.hub import BUNDLED, load_world_model
 from dila.pipeline import Pipeline
 
@@ -66,12 +66,10 @@ def slider_rows(pipeline: Pipeline, seed: int, probe_clips: int = 64, frames: in
     truth = _flat(np.stack([apparent_motion(c) for c in clips]))
     heldout = ProceduralVideoDataset("heldout", 32, 2, pipeline.image_size, seed=seed)
     start = next(c for c in map(heldout.clip, range(32)) if not c.scene.camera).frames[:1]
-    state, mean = pipeline.start(start), actions.mean(axis=0)
-    rows = []
+    state, rows = pipeline.start(start), []
     for component in COMPONENTS:
         direction = probe_direction(actions, truth, component)
-        spread = float((actions @ direction).std())
-        previews = [pipeline.preview(state, mean + s * spread * direction) for s in SIGMAS]
+        previews = [pipeline.preview(state, along(actions, direction, s)) for s in SIGMAS]
         rows.append((f"slider {component} -2..+2", np.stack(previews)))
     return rows
 
