@@ -47,7 +47,8 @@ from dila.data.procedural import KINDS, Clip, ProceduralVideoDataset, render_pai
 from dila.hub import BUNDLED, load_world_model
 from dila.metrics import colour_histogram, cosine, frame_psnr, histogram_distance, pooled_psnr, psnr, ssim
 from dila.pipeline import Pipeline
-from dila.planning import ActionPrior, PlanningTask, TaskResult, locate_object, plan_success, planning_tasks
+from dila.planning import (ActionPrior, PlanningTask, TaskResult, locate_object, plan_success, planning_tasks,
+                           through_codec)
 from dila.world_model import DiLAWorldModel
 
 COMPONENTS = ("dx", "dy", "rotation", "log_scale")
@@ -231,13 +232,13 @@ def run_disentanglement(pipeline: Pipeline, frames: np.ndarray, actions: np.ndar
 def run_slider(pipeline: Pipeline, clips: list[Clip], train_actions: np.ndarray, direction: np.ndarray,
                min_shift: float = 2.0, sigmas: float = 2.0) -> dict:
     """Move each object clip's first frame along `direction` by +-`sigmas` standard deviations."""
+    minus, plus = (along(train_actions, direction, sign * sigmas) for sign in (-1, 1))
     shifts = []
     for clip in (c for c in clips if not c.scene.camera):
         state = pipeline.start(clip.frames[:1])
-        background = pipeline.detokenize(pipeline.tokenize(clip.scene.backdrop[None]))[0]
-        start = locate_object(pipeline.detokenize(pipeline.tokenize(clip.frames[:1]))[0], background)
-        moved = [locate_object(pipeline.preview(state, along(train_actions, direction, sign * sigmas)), background)
-                 for sign in (-1, 1)]
+        background, first = through_codec(pipeline, np.stack((clip.scene.backdrop, clip.frames[0])))
+        start = locate_object(first, background)
+        moved = [locate_object(pipeline.preview(state, action), background) for action in (minus, plus)]
         shifts.append([m[0] - start[0] for m in moved])
     return slider_scores(np.array(shifts, dtype=float).reshape(-1, 2), min_shift)
 

@@ -332,8 +332,8 @@ def plan_success(pipeline: Pipeline, task: PlanningTask, tolerance: float = 3.0,
         raise ValueError(f"task frames are {task.start.shape[0]} px, the codec's {pipeline.image_size} px")
     result = plan(pipeline, task.start, task.goal, horizon=task.goal_index, **plan_kwargs)
     scene, zoom = task.clip.scene, float(task.clip.states[task.goal_index, 3])
-    start, goal = _through_codec(pipeline, np.stack((task.start, task.goal)))
-    background = None if scene.camera else _through_codec(pipeline, scene.backdrop[None])[0]
+    start, goal = through_codec(pipeline, np.stack((task.start, task.goal)))
+    background = None if scene.camera else through_codec(pipeline, scene.backdrop[None])[0]
     where = partial(position, scene=scene, background=background, zoom=zoom)
     goal_at = where(goal)
     error = float(np.linalg.norm(where(result.frames[-1]) - goal_at))
@@ -346,5 +346,6 @@ def plan_success(pipeline: Pipeline, task: PlanningTask, tolerance: float = 3.0,
     )
 
 
-def _through_codec(pipeline: Pipeline, frames: np.ndarray) -> np.ndarray:
+def through_codec(pipeline: Pipeline, frames: np.ndarray) -> np.ndarray:
+    """uint8 `n h w 3` frames as the codec sees them (encoded and decoded)."""
     return pipeline.detokenize(pipeline.tokenize(frames))
