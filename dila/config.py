@@ -18,6 +18,8 @@ class DiLAConfig:
     - `inverse_input`: what the inverse model sees, "difference" (g_{t+1} - g_t) or "pair"
       (g_t beside g_{t+1} - g_t, so the direction of a motion over texture is recoverable) or
       "correlation" (the pair and a 3x3 local cost volume between g_t and g_{t+1}).
+    - `inverse_antisymmetric`: the inverse model is f(g_t, g_{t+1}) - f(g_{t+1}, g_t), so the reversed
+      transition has exactly the negated action (the published model asks for this with a loss term).
     - `inverse_time_kernel`: 3 (each latent action also sees its neighbouring transitions) or 1.
     - `time_padding`: how the causal position convolutions pad the past of the first frame,
       "zeros" (which tells every layer the time step) or "replicate".
@@ -58,6 +60,7 @@ class DiLAConfig:
     forward_dim_head: int = 32
 
     inverse_input: str = "difference"
+    inverse_antisymmetric: bool = False
     inverse_time_kernel: int = 3
     time_padding: str = "zeros"
     residual_decoder: bool = False

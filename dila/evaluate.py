@@ -7,7 +7,9 @@ On a busy CPU add `--threads 1`: the batches are small, and a second thread most
 
 prediction        PSNR / SSIM of teacher-forced 1-step predictions and of rollouts from frame 0
                   with the clip's own inferred actions, next to copying the last frame (frame 0
-                  for rollouts), and the codec's reconstruction: the ceiling of both.
+                  for rollouts), and the codec's reconstruction. Predictions are scored as the
+                  pipeline shows them (with the observed frame's detail, see `dila.pipeline`) and
+                  as decoded tokens alone (`*_decoded`: capped by the codec).
 transfer          clip A's inferred actions drive clip B's first frame (`Pipeline.transfer`),
                   scored against B' = B's scene moved by A's true actions; cycle: the actions
                   re-inferred from the result against A's (mean cosine).
@@ -46,7 +48,7 @@ from sklearn.preprocessing import StandardScaler
 from dila.data.procedural import KINDS, Clip, ProceduralVideoDataset, render_pair
 from dila.hub import BUNDLED, load_world_model
 from dila.metrics import colour_histogram, cosine, frame_psnr, histogram_distance, pooled_psnr, psnr, ssim
-from dila.pipeline import Pipeline
+from dila.pipeline import Pipeline, with_detail
 from dila.planning import (ActionPrior, PlanningTask, TaskResult, locate_object, plan_success, planning_tasks,
                            through_codec)
 from dila.world_model import DiLAWorldModel
@@ -63,27 +65,33 @@ def fidelity(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
     return {"psnr": psnr(pred, target), "pooled_psnr": pooled_psnr(pred, target), "ssim": ssim(pred, target)}
 
 
-def prediction_fidelity(frames: np.ndarray, codec: np.ndarray, one_step: np.ndarray, rollout: np.ndarray) -> dict:
-    """`frames` `b t h w 3`; `codec` their reconstruction; `one_step`, `rollout` frames 1.. `b (t-1) h w 3`."""
+def prediction_fidelity(frames: np.ndarray, codec: np.ndarray, one_step: np.ndarray, rollout: np.ndarray,
+                        one_step_decoded: np.ndarray, rollout_decoded: np.ndarray) -> dict:
+    """`frames` `b t h w 3`; `codec` their reconstruction; `one_step`, `rollout` frames 1.. `b (t-1) h w 3`
+    as the pipeline shows them, and `*_decoded` the same tokens decoded alone (without the observed detail)."""
     target = frames[:, 1:]
     first = np.broadcast_to(frames[:, :1], target.shape)
     return {
         "codec": fidelity(codec, frames),
         "one_step": fidelity(one_step, target),
+        "one_step_decoded": fidelity(one_step_decoded, target),
         "copy_last": fidelity(frames[:, :-1], target),
         "rollout": fidelity(rollout, target),
+        "rollout_decoded": fidelity(rollout_decoded, target),
         "copy_first": fidelity(first, target),
         "rollout_psnr_per_step": frame_psnr(rollout, target).reshape(target.shape[:2]).mean(0).tolist(),
     }
 
 
-def transfer_scores(target: np.ndarray, generated: np.ndarray, source_actions: np.ndarray,
+def transfer_scores(target: np.ndarray, generated: np.ndarray, decoded: np.ndarray, source_actions: np.ndarray,
                     cycle_actions: np.ndarray) -> dict:
-    """`target` B' `b t h w 3`; `generated` `b (t-1) h w 3`; actions `b (t-1) a`. For scale, the
-    cycle's cosine with the next pair's source actions (unrelated motion) is reported too."""
+    """`target` B' `b t h w 3`; `generated` `b (t-1) h w 3` (and `decoded`: without the observed detail);
+    actions `b (t-1) a`. For scale, the cycle's cosine with the next pair's source actions (unrelated
+    motion) is reported too."""
     truth = target[:, 1:]
     return {
         "model": fidelity(generated, truth),
+        "model_decoded": fidelity(decoded, truth),
         "copy_first": fidelity(np.broadcast_to(target[:, :1], truth.shape), truth),
         "cycle_cosine": float(cosine(cycle_actions, source_actions).mean()),
         "cycle_cosine_unrelated": float(cosine(cycle_actions, np.roll(source_actions, -1, axis=0)).mean()),
@@ -192,10 +200,14 @@ def predict_clips(pipeline: Pipeline, frames: np.ndarray) -> dict[str, np.ndarra
     tokens = tokenize_clips(pipeline, frames)
     actions, structure = model.latent_actions(tokens)
     rolled, _ = model.rollout(tokens[:, :1], actions)
+    codec, one_step, rollout = (detokenize_clips(pipeline, x) for x in (tokens, model.one_step(tokens), rolled))
+    lost = frames.astype(np.float32) - codec
     return {
-        "codec": detokenize_clips(pipeline, tokens),
-        "one_step": detokenize_clips(pipeline, model.one_step(tokens)),
-        "rollout": detokenize_clips(pipeline, rolled),
+        "codec": codec,
+        "one_step": with_detail(one_step, lost[:, :-1] if pipeline.keep_detail else None),
+        "one_step_decoded": one_step,
+        "rollout": with_detail(rollout, lost[:, :1] if pipeline.keep_detail else None),
+        "rollout_decoded": rollout,
         "actions": actions.cpu().numpy(),
         "reversal": reversal_cosines(model, structure).cpu().numpy(),
     }
@@ -214,10 +226,11 @@ def clip_actions(pipeline: Pipeline, frames: np.ndarray) -> dict[str, np.ndarray
 
 def run_transfer(pipeline: Pipeline, pairs: list[tuple[Clip, Clip]]) -> dict:
     generated = np.stack([pipeline.transfer(a.frames, b.frames) for a, b in pairs])
+    decoded = np.stack([pipeline.without_detail().transfer(a.frames, b.frames) for a, b in pairs])
     source = np.stack([pipeline.encode_clip(a.frames).actions for a, _ in pairs])
     cycle = np.stack([pipeline.encode_clip(np.concatenate((b.frames[:1], g))).actions
                       for (_, b), g in zip(pairs, generated)])
-    return transfer_scores(np.stack([b.frames for _, b in pairs]), generated, source, cycle)
+    return transfer_scores(np.stack([b.frames for _, b in pairs]), generated, decoded, source, cycle)
 
 
 def run_disentanglement(pipeline: Pipeline, frames: np.ndarray, actions: np.ndarray) -> dict:
@@ -231,12 +244,14 @@ def run_disentanglement(pipeline: Pipeline, frames: np.ndarray, actions: np.ndar
 @torch.no_grad()
 def run_slider(pipeline: Pipeline, clips: list[Clip], train_actions: np.ndarray, direction: np.ndarray,
                min_shift: float = 2.0, sigmas: float = 2.0) -> dict:
-    """Move each object clip's first frame along `direction` by +-`sigmas` standard deviations."""
+    """Move each object clip's first frame along `direction` by +-`sigmas` standard deviations. The object
+    is located against the background as the pipeline shows it (through the codec unless it keeps detail)."""
     minus, plus = (along(train_actions, direction, sign * sigmas) for sign in (-1, 1))
     shifts = []
     for clip in (c for c in clips if not c.scene.camera):
         state = pipeline.start(clip.frames[:1])
-        background, first = through_codec(pipeline, np.stack((clip.scene.backdrop, clip.frames[0])))
+        reference = np.stack((clip.scene.backdrop, clip.frames[0]))
+        background, first = reference if pipeline.keep_detail else through_codec(pipeline, reference)
         start = locate_object(first, background)
         moved = [locate_object(pipeline.preview(state, action), background) for action in (minus, plus)]
         shifts.append([m[0] - start[0] for m in moved])
@@ -271,7 +286,8 @@ def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: i
     seconds = {}
     with timer(seconds, "prediction"):
         predicted = batched(partial(predict_clips, pipeline), frames, batch)
-        prediction = prediction_fidelity(frames, predicted["codec"], predicted["one_step"], predicted["rollout"])
+        prediction = prediction_fidelity(frames, *(predicted[k] for k in (
+            "codec", "one_step", "rollout", "one_step_decoded", "rollout_decoded")))
     with timer(seconds, "transfer"):
         transfer = run_transfer(pipeline, pairs)
     with timer(seconds, "interpretability"):

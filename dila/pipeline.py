@@ -1,6 +1,14 @@
-"""Codec + world model at pixel level: the operations users need, on uint8 `t h w 3` frames."""
+"""Codec + world model at pixel level: the operations users need, on uint8 `t h w 3` frames.
+
+Generated frames keep the observed frame's detail: the codec decodes the predicted tokens, and what
+the codec lost of the last observed frame (that frame minus its own decoding) is added back, so
+what does not move stays exactly as observed instead of at the codec's reconstruction quality.
+`Pipeline(..., keep_detail=False)` shows the decoded tokens alone (as do frames at another size than
+the codec's).
+"""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +29,23 @@ class ClipEncoding:
     actions: np.ndarray  # (t-1) a
 
 
+@dataclass
+class PixelState(WorldState):
+    """A rollout's state with the detail (float32 `h w 3`, or None) that its frames get back."""
+
+    detail: np.ndarray | None = None
+
+
+def with_detail(frames: np.ndarray, detail: np.ndarray | None) -> np.ndarray:
+    """uint8 frames plus detail (float32, broadcast), rounded and clipped back to uint8."""
+    if detail is None:
+        return frames
+    return np.clip(frames + detail, 0, 255).round().astype(np.uint8)
+
+
 class Pipeline:
-    def __init__(self, model: DiLAWorldModel, codec: FrameCodec | str, device: str | torch.device = "cpu"):
+    def __init__(self, model: DiLAWorldModel, codec: FrameCodec | str, device: str | torch.device = "cpu",
+                 keep_detail: bool = True):
         """`codec`: a codec object, a light-codec directory, or `"rae"` (see `load_codec`)."""
         codec = load_codec(codec, device=device)
         if codec.latent_dim != model.config.embed_dim:
@@ -30,6 +53,13 @@ class Pipeline:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.codec = codec.to(self.device).eval() if isinstance(codec, torch.nn.Module) else codec
+        self.keep_detail = keep_detail
+
+    def without_detail(self) -> "Pipeline":
+        """The same model and codec, showing decoded tokens alone."""
+        plain = copy.copy(self)
+        plain.keep_detail = False
+        return plain
 
     @classmethod
     def from_pretrained(cls, source=None, codec=None, device: str | torch.device = "cpu", **kwargs) -> "Pipeline":
@@ -62,6 +92,14 @@ class Pipeline:
         pixels = self.codec.decode(rearrange(tokens, "1 t d h w -> t d h w"))
         return rearrange(pixels.clamp(0, 1).mul(255).round().byte(), "t c h w -> t h w c").cpu().numpy()
 
+    def detail(self, frames: np.ndarray, tokens: torch.Tensor) -> np.ndarray | None:
+        """What the codec loses of uint8 `frames` (`t h w 3`, tokens `1 t d h w`): float32, or None
+        when this pipeline shows decoded tokens alone or the codec decodes at another size."""
+        decoded = self.detokenize(tokens) if self.keep_detail else None
+        if decoded is None or decoded.shape != np.shape(frames):
+            return None
+        return np.asarray(frames, np.float32) - decoded
+
     # operations
     @torch.no_grad()
     def encode_clip(self, frames: np.ndarray) -> ClipEncoding:
@@ -72,26 +110,38 @@ class Pipeline:
         return ClipEncoding(tokens, structure, actions[0].cpu().numpy())
 
     @torch.no_grad()
-    def start(self, context: np.ndarray) -> WorldState:
+    def predict_next(self, frames: np.ndarray) -> np.ndarray:
+        """Teacher-forced one-step predictions of frames 1..t-1 of a clip: uint8 `(t-1) h w 3`."""
+        tokens = self.tokenize(frames)
+        predicted = self.detokenize(self.model.one_step(tokens))
+        return with_detail(predicted, self.detail(np.asarray(frames)[:-1], tokens[:, :-1]))
+
+    @torch.no_grad()
+    def start(self, context: np.ndarray) -> PixelState:
         """Begin an imagined rollout after the context frames (uint8 `t h w 3`, t >= 1)."""
-        return self.model.start(self.tokenize(context))
+        tokens = self.tokenize(context)
+        state = self.model.start(tokens)
+        detail = self.detail(np.asarray(context)[-1:], tokens[:, -1:])
+        return PixelState(**vars(state), detail=None if detail is None else detail[0])
 
     @torch.no_grad()
     def preview(self, state: WorldState, action: np.ndarray) -> np.ndarray:
         """The next frame for `action` (a slider position), without committing: uint8 `h w 3`."""
         _, tokens = self.model.preview(state, self._action(action))
-        return self.detokenize(tokens.permute(0, 1, 4, 2, 3))[0]
+        return with_detail(self.detokenize(tokens.permute(0, 1, 4, 2, 3))[0], getattr(state, "detail", None))
 
     @torch.no_grad()
     def step(self, state: WorldState, action: np.ndarray) -> tuple[np.ndarray, WorldState]:
         tokens, state = self.model.step(state, self._action(action))
-        return self.detokenize(tokens)[0], state
+        return with_detail(self.detokenize(tokens)[0], getattr(state, "detail", None)), state
 
     @torch.no_grad()
     def rollout(self, context: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Frames after the context, one per action: uint8 `n h w 3`."""
-        tokens, _ = self.model.predict(self.tokenize(context), self._actions(actions))
-        return self.detokenize(tokens)
+        context = np.asarray(context)
+        tokens = self.tokenize(context)
+        generated, _ = self.model.predict(tokens, self._actions(actions))
+        return with_detail(self.detokenize(generated), self.detail(context[-1:], tokens[:, -1:]))
 
     @torch.no_grad()
     def transfer(self, motion: np.ndarray, appearance: np.ndarray, scale: float = 1.0) -> np.ndarray:

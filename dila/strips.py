@@ -44,7 +44,7 @@ def as_row(frames: np.ndarray, width: int) -> np.ndarray:
 def clip_rows(pipeline: Pipeline, index: int, frames: int, seed: int) -> list[tuple[str, np.ndarray]]:
     clip = ProceduralVideoDataset("heldout", index + 1, frames, pipeline.image_size, seed=seed).clip(index)
     encoding = pipeline.encode_clip(clip.frames)
-    one_step = pipeline.detokenize(pipeline.model.one_step(encoding.tokens))
+    one_step = pipeline.predict_next(clip.frames)
     rollout = pipeline.rollout(clip.frames[:1], encoding.actions)
     source, target = render_pair(np.random.default_rng([seed, 3, index]), "heldout", KINDS[index % len(KINDS)], frames,
                                  pipeline.image_size)

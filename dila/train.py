@@ -7,7 +7,8 @@ Runs on CPU, on one GPU, or on several through `accelerate launch -m dila.train 
 processes through `ACCELERATE_USE_CPU=1 torchrun --nproc-per-node 2 -m dila.train ...`. Every
 `--save-every` steps the run directory gets `config.json` + `model.safetensors` (the model) and
 `training_state.pt` (optimizer, schedule, step, random state); running the same command again
-resumes from it. Losses go to `log.jsonl`. `--stop-after N` ends a run at step N of its schedule, so
+resumes from it. Losses go to `log.jsonl`. `--init DIR` starts from a model's weights, in the design
+of `--model-config` when given (options that add no parameters, such as `inverse_antisymmetric`). `--stop-after N` ends a run at step N of its schedule, so
 that a later command can resume it with other loss weights.
 """
 from __future__ import annotations
@@ -45,7 +46,8 @@ def small_config(embed_dim: int) -> DiLAConfig:
         decoder_depth=2, decoder_heads=4, decoder_dim_head=16,
         inverse_channels=32, inverse_blocks=(1, 1, 1, 1), inverse_hidden=256,
         forward_dim=64, forward_depth=2, forward_heads=4, forward_dim_head=16, dropout=0.0,
-        inverse_input="pair", inverse_time_kernel=1, time_padding="replicate", residual_decoder=True,
+        inverse_input="pair", inverse_antisymmetric=True, inverse_time_kernel=1, time_padding="replicate",
+        residual_decoder=True,
     )
 
 
@@ -117,13 +119,25 @@ def forever(loader: DataLoader):
 def build_model(args: TrainArgs, out: Path, codec, dataset, device) -> DiLAWorldModel:
     if (out / STATE_NAME).is_file():
         return load_world_model(out).train()
+    config = DiLAConfig.load(args.model_config) if args.model_config else None
     if args.init:
-        return load_world_model(args.init).train()
-    config = DiLAConfig.load(args.model_config) if args.model_config else small_config(codec.latent_dim)
-    model = DiLAWorldModel(config)
+        return initial_weights(load_world_model(args.init), config).train()
+    model = DiLAWorldModel(config or small_config(codec.latent_dim))
     sample = torch.stack([dataset[i]["frames"] for i in range(min(len(dataset), 32))])
     init_output_norm(model, encode_clips(codec, sample.to(device)))
     return model
+
+
+def initial_weights(model: DiLAWorldModel, config: DiLAConfig | None) -> DiLAWorldModel:
+    """`model` itself, or its weights in a model of `config` (design options that add no parameters)."""
+    if config is None or config == model.config:
+        return model
+    moved = DiLAWorldModel(config)
+    try:
+        moved.load_state_dict(model.state_dict())
+    except RuntimeError as error:
+        raise ValueError(f"--init weights do not fit --model-config: {error}") from None
+    return moved
 
 
 @torch.no_grad()

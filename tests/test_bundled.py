@@ -1,11 +1,14 @@
 """The bundled default model: present, small, quick to load, and working at pixel level."""
 import json
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from dila.codecs.light import LightCodec
+from dila.config import DiLAConfig
 from dila.data.procedural import ProceduralVideoDataset
 from dila.evaluate import apparent_motion, clip_actions, linear_probe, predict_clips, reversal_cosines, tokenize_clips
 from dila.hub import BUNDLED
@@ -26,6 +29,14 @@ def test_loads_quickly_and_runs():
     actions = pipeline.encode_clip(clip).actions
     assert actions.shape == (2, 16) and np.isfinite(actions).all()
     assert pipeline.rollout(clip[:1], actions).shape == (2, 64, 64, 3)
+
+
+def test_the_recipe_starts_from_the_same_design_with_a_one_way_inverse_model():
+    """README's recipe trains stage 1 with `configs/bundled-stage1.json`, then moves its weights into the
+    shipped design (`--init ... --model-config checkpoints/config.json`)."""
+    stage1 = DiLAConfig.load(Path(__file__).parents[1] / "configs" / "bundled-stage1.json")
+    assert stage1 == replace(small_config(64), inverse_antisymmetric=False)
+    assert DiLAConfig.load(BUNDLED / "config.json") == small_config(64)
 
 
 def test_files_are_small():

@@ -10,7 +10,8 @@ from dila.losses import LossWeights, world_model_loss
 from dila.train import init_output_norm
 from dila.world_model import to_grid
 
-SMALL_OPTIONS = {"inverse_input": "pair", "inverse_time_kernel": 1, "time_padding": "replicate", "residual_decoder": True}
+SMALL_OPTIONS = {"inverse_input": "pair", "inverse_antisymmetric": True, "inverse_time_kernel": 1, "time_padding": "replicate",
+                 "residual_decoder": True}
 
 
 def build(config: DiLAConfig, **options) -> DiLAWorldModel:
@@ -20,8 +21,8 @@ def build(config: DiLAConfig, **options) -> DiLAWorldModel:
 
 def test_defaults_are_the_published_design():
     config = DiLAConfig()
-    assert (config.inverse_input, config.inverse_time_kernel, config.time_padding, config.residual_decoder) == (
-        "difference", 3, "zeros", False)
+    assert (config.inverse_input, config.inverse_time_kernel, config.time_padding, config.residual_decoder,
+            config.inverse_antisymmetric) == ("difference", 3, "zeros", False, False)
 
 
 @pytest.mark.parametrize("name, value", [("inverse_input", "sum"), ("inverse_time_kernel", 2), ("time_padding", "reflect")])
@@ -61,6 +62,19 @@ def test_pair_input_sees_where_the_structure_is(tiny_config):
     torch.testing.assert_close(difference(g[:, :-1], g[:, 1:]), difference(shifted[:, :-1], shifted[:, 1:]))
     assert (pair(g[:, :-1], g[:, 1:]) - pair(shifted[:, :-1], shifted[:, 1:])).abs().max() > 1e-3
     assert pair.stem.conv.in_channels == 2 * tiny_config.structure_dim
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_antisymmetric_inverse_model_negates_reversed_transitions_and_stills_a_still_clip(tiny_config, kernel):
+    g_prev, g_next = torch.randn(2, 2, 3, 4, 4, tiny_config.structure_dim).unbind(0)
+    idm = build(tiny_config, inverse_input="pair", inverse_time_kernel=kernel, inverse_antisymmetric=True).inverse_model
+    forward = idm(g_prev, g_next)
+    torch.testing.assert_close(idm(g_next, g_prev), -forward)
+    assert forward.abs().min() > 0
+    assert torch.equal(idm(g_prev, g_prev), torch.zeros_like(forward))
+    published = build(tiny_config).inverse_model
+    assert (published(g_next, g_prev) + published(g_prev, g_next)).abs().max() > 1e-3
 
 
 @torch.no_grad()

@@ -67,9 +67,10 @@ def flat_clip(values) -> np.ndarray:
 def test_prediction_fidelity_known_values():
     frames = flat_clip([100, 110, 120, 130])
     predicted = frames[:, 1:] + 5
-    out = prediction_fidelity(frames, frames, frames[:, 1:], predicted)
+    out = prediction_fidelity(frames, frames, frames[:, 1:], predicted, frames[:, :-1], frames[:, 1:])
     assert out["codec"] == {"psnr": MAX_PSNR, "pooled_psnr": MAX_PSNR, "ssim": pytest.approx(1.0)}
-    assert out["one_step"]["psnr"] == MAX_PSNR
+    assert out["one_step"]["psnr"] == MAX_PSNR and out["rollout_decoded"]["psnr"] == MAX_PSNR
+    assert out["one_step_decoded"]["psnr"] == pytest.approx(db(10))
     assert out["copy_last"]["psnr"] == pytest.approx(db(10))
     assert out["rollout"]["psnr"] == pytest.approx(db(5))
     assert out["copy_first"]["psnr"] == pytest.approx(np.mean([db(10), db(20), db(30)]))
@@ -80,11 +81,12 @@ def test_prediction_fidelity_known_values():
 def test_transfer_scores():
     target = flat_clip([50, 60, 70]).repeat(2, axis=0)
     actions = np.random.default_rng(0).normal(size=(2, 2, 4))
-    out = transfer_scores(target, target[:, 1:], actions, actions)
+    out = transfer_scores(target, target[:, 1:], target[:, :-1], actions, actions)
     assert out["model"]["psnr"] == MAX_PSNR and out["cycle_cosine"] == pytest.approx(1)
+    assert out["model_decoded"]["psnr"] == pytest.approx(db(10))
     assert out["copy_first"]["psnr"] == pytest.approx(np.mean([db(10), db(20)]))
-    assert transfer_scores(target, target[:, 1:], actions, -actions)["cycle_cosine"] == pytest.approx(-1)
-    swapped = transfer_scores(target, target[:, 1:], actions, actions[::-1])
+    assert transfer_scores(target, target[:, 1:], target[:, 1:], actions, -actions)["cycle_cosine"] == pytest.approx(-1)
+    swapped = transfer_scores(target, target[:, 1:], target[:, 1:], actions, actions[::-1])
     assert swapped["cycle_cosine_unrelated"] == pytest.approx(1)
 
 

@@ -52,6 +52,11 @@ def test_preview_then_step_agree_and_step_advances(pipeline, clip):
     assert np.array_equal(pipeline.rollout(clip[:2], action[None])[0], frame)
 
 
+def test_predict_next_is_the_token_level_one_step(pipeline, clip):
+    expected = pipeline.detokenize(pipeline.model.one_step(pipeline.tokenize(clip)))
+    assert np.array_equal(pipeline.predict_next(clip), expected)
+
+
 def test_preview_depends_on_the_action(pipeline, clip):
     state = pipeline.start(clip[:1])
     a = np.zeros(8, np.float32)
@@ -65,6 +70,30 @@ def test_transfer_uses_motion_of_one_and_first_frame_of_other(pipeline, clip):
     expected = pipeline.rollout(other[:1], pipeline.encode_clip(clip).actions)
     assert np.array_equal(out, expected)
     assert not np.array_equal(pipeline.transfer(clip, other, scale=0.0), out)
+
+
+class CoarseCodec(PatchCodec):
+    """Loses detail: decodes to 16 grey levels."""
+
+    def decode(self, latents):
+        return super().decode(latents).mul(15).round().div(15)
+
+
+def test_generated_frames_keep_what_the_codec_lost_of_the_observed_frame(tiny_config, clip):
+    torch.manual_seed(0)
+    config = DiLAConfig(**{**tiny_config.to_dict(), "embed_dim": 48, "residual_decoder": True})
+    pipeline = Pipeline(DiLAWorldModel(config), CoarseCodec())
+    decoded = pipeline.detokenize(pipeline.tokenize(clip[:2]))[1]
+    assert not np.array_equal(decoded, clip[1])
+    action = np.zeros(config.action_dim, np.float32)
+    state = pipeline.start(clip[:2])
+    assert np.array_equal(pipeline.preview(state, action), clip[1])  # a new residual decoder changes nothing
+    assert np.array_equal(pipeline.step(state, action)[0], clip[1])
+    assert np.array_equal(pipeline.rollout(clip[:2], action[None].repeat(3, 0)), clip[[1, 1, 1]])
+    assert np.array_equal(pipeline.predict_next(clip), clip[:-1])
+    plain = pipeline.without_detail()
+    assert np.array_equal(plain.preview(plain.start(clip[:2]), action), decoded)
+    assert pipeline.keep_detail
 
 
 def test_rebind_shapes_and_dependence(pipeline, clip):

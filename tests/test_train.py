@@ -88,3 +88,18 @@ def test_two_processes_on_cpu(setup):
     assert torch.load(run / STATE_NAME, weights_only=True)["step"] == 2
     assert log_steps(run) == [1, 2]
     assert {json.loads(line)["processes"] for line in (run / "log.jsonl").read_text().splitlines()} == {2}
+
+
+def test_init_weights_move_into_a_design_option_without_parameters_and_misfits_are_refused(tiny_config):
+    from dataclasses import replace
+
+    from dila.train import initial_weights
+
+    torch.manual_seed(0)
+    source = DiLAWorldModel(replace(tiny_config, inverse_input="pair"))
+    moved = initial_weights(source, replace(source.config, inverse_antisymmetric=True))
+    assert moved.config.inverse_antisymmetric
+    assert all(torch.equal(v, moved.state_dict()[k]) for k, v in source.state_dict().items())
+    assert initial_weights(source, None) is source
+    with pytest.raises(ValueError, match="do not fit --model-config"):
+        initial_weights(source, replace(source.config, structure_dim=source.config.structure_dim + 1))

@@ -77,19 +77,26 @@ class InverseModel(nn.Module):
     kernels also look at the neighbouring transitions, so z_t depends on t-1 and t+1 as well.
     `input_mode`: "difference" (published), "pair" (g_t beside the difference) or "correlation" (the pair
     and the local cost volume between g_t and g_{t+1}, whose asymmetry gives the direction of a motion).
+    `antisymmetric`: z = f(g_t, g_{t+1}) - f(g_{t+1}, g_t), so reversing a transition negates its action
+    and an action can only carry what reverses with time (a direction, not a speed alone).
     """
 
     def __init__(self, structure_dim: int, action_dim: int, channels: int, blocks: tuple[int, ...], hidden: int,
-                 dropout: float, input_mode: str = "difference", time_kernel: int = 3):
+                 dropout: float, input_mode: str = "difference", time_kernel: int = 3, antisymmetric: bool = False):
         super().__init__()
         widths = [channels, 2 * channels, 4 * channels, 8 * channels, 8 * channels]
-        self.input_mode = input_mode
+        self.input_mode, self.antisymmetric = input_mode, antisymmetric
         self.stem = Stem(INPUT_CHANNELS[input_mode](structure_dim), channels, time_kernel)
         self.levels = nn.ModuleList(Level(widths[i], widths[i + 1], n, time_kernel) for i, n in enumerate(blocks))
         self.head = Head(widths[-1], hidden, action_dim, dropout)
 
     def forward(self, g_prev: torch.Tensor, g_next: torch.Tensor) -> torch.Tensor:
         """g_prev, g_next: `b t h w s` -> z: `b t a`."""
+        if self.antisymmetric:
+            return self.one_way(g_prev, g_next) - self.one_way(g_next, g_prev)
+        return self.one_way(g_prev, g_next)
+
+    def one_way(self, g_prev: torch.Tensor, g_next: torch.Tensor) -> torch.Tensor:
         x = g_next - g_prev
         if self.input_mode != "difference":
             x = torch.cat((g_prev, x), dim=-1)
