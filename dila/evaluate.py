@@ -20,7 +20,8 @@ interpretability  a ridge probe from latent actions to true actions as the frame
 disentanglement   A's structure with B's content (`Pipeline.rebind`): motion kept (cosine of the
                   actions re-inferred from the result to A's, with unrelated clips' for scale)
                   and appearance moved (colour histograms nearer B's than A's).
-slider            along the latent direction that the probe maps to +dx, +-2 standard deviations of
+slider            along the latent direction that the probe maps to +dx (its pattern, `probe_direction`),
+                  +-2 standard deviations of
                   the training actions from their mean render held-out object starts
                   (`Pipeline.preview`); a start counts when the object's centroid moves at least
                   `min_shift` px the right way for both signs.
@@ -107,11 +108,13 @@ def linear_probe(train_latent: np.ndarray, train_true: np.ndarray, test_latent: 
 
 
 def probe_direction(latent: np.ndarray, true: np.ndarray, component: str = "dx", alpha: float = 1.0) -> np.ndarray:
-    """Unit vector in latent space along which the ridge probe's `component` grows fastest."""
+    """Unit vector along which latent actions `n a` move as the ridge probe's `component` grows: the probe's
+    pattern cov(latent, prediction), not its weights, which also lean on directions that only cancel
+    nuisances and that the actions never take (Haufe et al. 2014, "On the interpretation of weight vectors")."""
     probe = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(latent, true)
-    scaler, ridge = probe.named_steps["standardscaler"], probe.named_steps["ridge"]
-    gradient = ridge.coef_[COMPONENTS.index(component)] / scaler.scale_
-    return gradient / np.linalg.norm(gradient)
+    predicted = probe.predict(latent)[:, COMPONENTS.index(component)]
+    pattern = (latent - latent.mean(axis=0)).T @ (predicted - predicted.mean()) / len(latent)
+    return pattern / np.linalg.norm(pattern)
 
 
 def along(actions: np.ndarray, direction: np.ndarray, sigmas: float) -> np.ndarray:

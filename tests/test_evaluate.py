@@ -105,12 +105,21 @@ def test_linear_probe():
 def test_probe_direction_points_where_the_component_grows():
     rng = np.random.default_rng(0)
     mixing = np.linalg.qr(rng.normal(size=(8, 8)))[0]
-    true = rng.normal(size=(500, 4)) * [3.0, 1.0, 0.2, 0.1]
-    latent = np.concatenate((true, rng.normal(size=(500, 4))), axis=1) @ mixing
+    true = rng.normal(size=(5000, 4)) * [3.0, 1.0, 0.2, 0.1]
+    latent = np.concatenate((true, rng.normal(size=(5000, 4))), axis=1) @ mixing
     direction = probe_direction(latent, true, "dx")
     assert np.isclose(np.linalg.norm(direction), 1.0)
     assert direction @ mixing[0] > 0.99
-    assert abs(probe_direction(latent, true, "dy") @ mixing[0]) < 0.05
+    assert abs(probe_direction(latent, true, "dy") @ mixing[0]) < 0.1
+
+
+def test_probe_direction_is_the_pattern_not_the_filter():
+    """x1 = dx + d, x2 = d: the probe reads dx as x1 - x2, but the actions move along x1 alone as dx grows."""
+    rng = np.random.default_rng(0)
+    dx, distractor = rng.normal(size=(2, 2000))
+    latent = np.stack((dx + distractor, distractor), axis=1)
+    true = np.stack((dx, *rng.normal(size=(3, 2000))), axis=1)
+    np.testing.assert_allclose(probe_direction(latent, true, "dx"), [1, 0], atol=0.05)
 
 
 def test_slider_scores_need_both_signs_to_move_the_right_way():
