@@ -16,7 +16,7 @@ from dila.metrics import pooled_psnr, psnr
 from dila.pipeline import Pipeline
 from dila.train import small_config
 
-DY_MARGIN = 0.2
+PROBE_MARGIN = 0.2
 
 
 def test_loads_quickly_and_runs():
@@ -45,8 +45,8 @@ def test_files_are_small():
 
 
 def test_prediction_quality_matches_its_evaluation(one_thread):
-    """One-step predictions on a few held-out clips score what `checkpoints/eval.json` reports, and their
-    pooled squared error is below that of copying the last frame."""
+    """One-step predictions on a few held-out clips score what `checkpoints/eval.json` reports, and beat
+    copying the last frame (mean per-frame PSNR and pooled error)."""
     reported = json.loads((BUNDLED / "eval.json").read_text())["prediction"]
     pipeline = Pipeline.from_pretrained()
     data = ProceduralVideoDataset("heldout", num_clips=8, frames=5, seed=0)
@@ -57,12 +57,13 @@ def test_prediction_quality_matches_its_evaluation(one_thread):
     assert one_step > grey + 6
     assert abs(one_step - reported["one_step"]["psnr"]) < 1.5
     assert psnr(predicted["codec"], frames) >= 32.0
+    assert one_step > psnr(frames[:, :-1], frames[:, 1:])
     assert pooled_psnr(predicted["one_step"], frames[:, 1:]) > pooled_psnr(frames[:, :-1], frames[:, 1:])
 
 
 def test_latent_actions_carry_the_motion_its_evaluation_reports(one_thread):
     """A fast subset of `checkpoints/eval.json`: a probe fitted on training clips reads the signed
-    vertical motion from held-out latent actions, and reversing a transition reverses its action."""
+    motion from held-out latent actions, and reversing a transition negates its action."""
     reported = json.loads((BUNDLED / "eval.json").read_text())["interpretability"]
     pipeline = Pipeline.from_pretrained()
     splits = [ProceduralVideoDataset(split, num_clips=n, frames=6, seed=0) for split, n in (("train", 64), ("heldout", 24))]
@@ -70,8 +71,8 @@ def test_latent_actions_carry_the_motion_its_evaluation_reports(one_thread):
     actions = [clip_actions(pipeline, np.stack([c.frames for c in split]))["actions"] for split in clips]
     truth = [np.stack([apparent_motion(c) for c in split]) for split in clips]
     probe = linear_probe(*(a.reshape(-1, a.shape[-1]) for a in (actions[0], truth[0], actions[1], truth[1])))
-    assert probe["dy"] > reported["probe_r2"]["dy"] - DY_MARGIN
+    assert all(probe[c] > reported["probe_r2"][c] - PROBE_MARGIN for c in ("dx", "dy"))
     with torch.no_grad():
         structure = pipeline.model.latent_actions(tokenize_clips(pipeline, np.stack([c.frames for c in clips[1]])))[1]
         reversal = float(reversal_cosines(pipeline.model, structure).mean())
-    assert abs(reversal - reported["reversal_cosine"]) < 0.15
+    assert reversal < -0.99 and abs(reversal - reported["reversal_cosine"]) < 0.01
