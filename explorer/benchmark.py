@@ -94,7 +94,8 @@ def chromium_figures(url: str, presses: int, shots: Path | None = None) -> tuple
             page.goto(url)
             page.locator("#clip-gallery .dila-card").first.wait_for()
             page.locator("#action-map .scatterlayer .point").first.wait_for(state="attached")
-            page.wait_for_function("() => (document.querySelector('#live-frame img') || {}).src")
+            page.wait_for_function("() => [...document.querySelectorAll('#steer-frames img')]"
+                                   ".filter(img => img.complete && img.naturalWidth > 0).length === 2")
             page_s = time.perf_counter() - started
             if shots:
                 page.screenshot(path=str(shots / "bundled_first_view.png"))
