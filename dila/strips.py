@@ -77,7 +77,8 @@ def slider_rows(pipeline: Pipeline, seed: int, probe_clips: int = 64, frames: in
 def make_strip(pipeline: Pipeline, clips: int = 3, frames: int = 8, seed: int = 0, scale: int = 1) -> np.ndarray:
     rows = [row for i in range(clips) for row in clip_rows(pipeline, i, frames, seed)]
     rows += slider_rows(pipeline, seed)
-    image = np.concatenate([label(as_row(f, frames), text) for text, f in rows], axis=0)
+    width = max(frames, len(SIGMAS))
+    image = np.concatenate([label(as_row(f, width), text) for text, f in rows], axis=0)
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
 
 

@@ -227,3 +227,12 @@ def test_diagnose_reports_where_information_is_lost(tiny_model, codec, one_threa
     assert set(errors) == {"copy_last", "one_step", "mean_action", "oracle", "change_explained"}
     assert all(math.isfinite(v) for v in errors.values()) and errors["copy_last"] > 0
     assert set(out["probe_r2_signed"]) == set(out["probe_r2_unsigned"]) == {"dx", "dy", "rotation", "log_scale", "mean"}
+
+
+def test_strip_has_a_labelled_row_per_view_and_slider(pipeline):
+    from dila.strips import LABEL_WIDTH, make_strip
+
+    image = make_strip(pipeline, clips=1, frames=4)
+    size = pipeline.image_size
+    assert image.shape == (9 * size, LABEL_WIDTH + 5 * size, 3) and image.dtype == np.uint8
+    assert (image[:, :LABEL_WIDTH] < 128).any() and (image[:, :LABEL_WIDTH] == 255).mean() > 0.8
