@@ -8,8 +8,9 @@ processes through `ACCELERATE_USE_CPU=1 torchrun --nproc-per-node 2 -m dila.trai
 `--save-every` steps the run directory gets `config.json` + `model.safetensors` (the model) and
 `training_state.pt` (optimizer, schedule, step, random state); running the same command again
 resumes from it. Losses go to `log.jsonl`. `--init DIR` starts from a model's weights, in the design
-of `--model-config` when given (options that add no parameters, such as `inverse_antisymmetric`). `--stop-after N` ends a run at step N of its schedule, so
-that a later command can resume it with other loss weights.
+of `--model-config` when given (options that add no parameters, such as `inverse_antisymmetric`).
+`--stop-after N` ends a run at step N of its schedule, so that a later command can resume it with
+other loss weights.
 """
 from __future__ import annotations
 
