@@ -7,7 +7,8 @@ latent action replaced by the training mean (how much the actions matter); rende
 structure ("oracle": what the decoder could do if the actions were perfect). Then the share of the
 structure change g_t+1 - g_t that the forward model explains from the inferred action, and linear-probe
 R^2 of the true actions (signed, and of their absolute values: a model whose actions carry only the
-speed of a motion scores on the second but not the first).
+speed of a motion scores on the second but not the first). Last, in pixels: how much of an object's
+first move the decoded one-step prediction and the oracle render show (1: all of it, 0: the object stays).
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dila.evaluate import _clips, _flat, apparent_motion, linear_probe, tokenize_clips
+from dila.data.procedural import Clip
+from dila.evaluate import _clips, _flat, apparent_motion, detokenize_clips, linear_probe, tokenize_clips
 from dila.hub import BUNDLED, load_world_model
 from dila.pipeline import Pipeline
+from dila.planning import locate_object, through_codec
 from dila.world_model import from_grid, to_grid
 
 
@@ -47,6 +50,40 @@ def token_errors(pipeline: Pipeline, frames: np.ndarray, mean_action: torch.Tens
     }
 
 
+def followed_share(start: np.ndarray, end: np.ndarray, shown: np.ndarray) -> float:
+    """The share of the move start -> end (x, y) that `shown` makes: its projection on that move."""
+    move = end - start
+    length = float(move @ move)
+    return float((shown - start) @ move / length) if length > 0 else float("nan")
+
+
+@torch.no_grad()
+def motion_followed(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0) -> dict[str, float]:
+    """Median `followed_share` of the first transition of object clips that move at least `min_move` px,
+    for the decoded one-step prediction and the render from the true next structure; every frame is
+    seen through the codec and located against the codec's view of the background."""
+    clips = [c for c in clips if not c.scene.camera and np.linalg.norm(np.diff(c.states[:2, :2], axis=0)) >= min_move]
+    if not clips:
+        return {"one_step": float("nan"), "oracle": float("nan"), "clips": 0}
+    model = pipeline.model
+    tokens = tokenize_clips(pipeline, np.stack([c.frames[:2] for c in clips]))
+    grid = to_grid(tokens)
+    enc = model.encode_grid(grid)
+    g = enc.structure
+    rendered = {
+        "one_step": model.advance(g[:, :1], model.infer_actions(g)),
+        "oracle": g[:, 1:],
+    }
+    shares = {name: [] for name in rendered}
+    for name, structure in rendered.items():
+        frames = detokenize_clips(pipeline, from_grid(model.render(structure, grid[:, :1], enc.memory[:, :1], grid[:, :1])))
+        for clip, frame in zip(clips, frames[:, 0]):
+            background, first, second = through_codec(pipeline, np.stack((clip.scene.backdrop, *clip.frames[:2])))
+            start, end, shown = (locate_object(f, background) for f in (first, second, frame))
+            shares[name].append(followed_share(start, end, shown))
+    return {**{name: float(np.nanmedian(values)) for name, values in shares.items()}, "clips": len(clips)}
+
+
 @torch.no_grad()
 def diagnose(pipeline: Pipeline, clips: int = 32, probe_clips: int = 96, frames: int = 6, seed: int = 0) -> dict:
     size = pipeline.image_size
@@ -59,6 +96,7 @@ def diagnose(pipeline: Pipeline, clips: int = 32, probe_clips: int = 96, frames:
         "token_mse": token_errors(pipeline, np.stack([c.frames for c in heldout]), latent[0].mean(dim=(0, 1))),
         "probe_r2_signed": linear_probe(z_train, truth[0], z_test, truth[1]),
         "probe_r2_unsigned": linear_probe(z_train, np.abs(truth[0]), z_test, np.abs(truth[1])),
+        "motion_followed": motion_followed(pipeline, heldout),
     }
 
 

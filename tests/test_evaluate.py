@@ -227,6 +227,18 @@ def test_diagnose_reports_where_information_is_lost(tiny_model, codec, one_threa
     assert set(errors) == {"copy_last", "one_step", "mean_action", "oracle", "change_explained"}
     assert all(math.isfinite(v) for v in errors.values()) and errors["copy_last"] > 0
     assert set(out["probe_r2_signed"]) == set(out["probe_r2_unsigned"]) == {"dx", "dy", "rotation", "log_scale", "mean"}
+    assert set(out["motion_followed"]) == {"one_step", "oracle", "clips"}
+
+
+def test_followed_share_is_the_projection_on_the_true_move():
+    from dila.diagnose import followed_share
+
+    start, end = np.array([10.0, 10.0]), np.array([14.0, 10.0])
+    assert followed_share(start, end, end) == 1.0
+    assert followed_share(start, end, start) == 0.0
+    assert followed_share(start, end, np.array([11.0, 30.0])) == 0.25
+    assert followed_share(start, end, np.array([6.0, 10.0])) == -1.0
+    assert math.isnan(followed_share(start, start, end))
 
 
 def test_strip_has_a_labelled_row_per_view_and_slider(pipeline):
