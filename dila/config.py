@@ -26,6 +26,10 @@ class DiLAConfig:
     - `residual_decoder`: the fusion decoder also gets each cell's own last-frame token,
       first-frame token and memory, and an MLP head (zero at the start) adds its output to the
       last frame's tokens.
+    - `decoder_frame`: the frame that the fusion decoder's frame attention reads, "first" (published:
+      the first frame, keys without positions) or "last" (the last frame, with the decoder's relative
+      position bias, so that a cell can fetch what moved into it from its neighbours; needs
+      `residual_decoder`).
     """
 
     embed_dim: int = 768
@@ -64,6 +68,7 @@ class DiLAConfig:
     inverse_time_kernel: int = 3
     time_padding: str = "zeros"
     residual_decoder: bool = False
+    decoder_frame: str = "first"
 
     ff_mult: float = 4.0
     dropout: float = 0.1
@@ -86,10 +91,13 @@ class DiLAConfig:
             "inverse_input": ("difference", "pair", "correlation"),
             "inverse_time_kernel": (1, 3),
             "time_padding": ("zeros", "replicate"),
+            "decoder_frame": ("first", "last"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.decoder_frame == "last" and not self.residual_decoder:
+            raise ValueError("decoder_frame 'last' needs residual_decoder (the decoder gets the last frame)")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.robot_action_dim is not None and self.robot_action_dim <= 0:

@@ -24,13 +24,12 @@ from dila.evaluate import _clips, _flat, apparent_motion, detokenize_clips, line
 from dila.hub import BUNDLED, load_world_model
 from dila.pipeline import Pipeline
 from dila.planning import locate_object, through_codec
-from dila.world_model import from_grid, to_grid
+from dila.world_model import DiLAWorldModel, from_grid, to_grid
 
 
 @torch.no_grad()
-def token_errors(pipeline: Pipeline, frames: np.ndarray, mean_action: torch.Tensor) -> dict[str, float]:
-    model = pipeline.model
-    tokens = tokenize_clips(pipeline, frames)
+def token_errors(model: DiLAWorldModel, tokens: torch.Tensor, mean_action: torch.Tensor) -> dict[str, float]:
+    """Token MSEs of clips' tokens `b t d h w`."""
     grid = to_grid(tokens)
     enc = model.encode_grid(grid)
     g, target = enc.structure, tokens[:, 1:]
@@ -88,12 +87,12 @@ def motion_followed(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0
 def diagnose(pipeline: Pipeline, clips: int = 32, probe_clips: int = 96, frames: int = 6, seed: int = 0) -> dict:
     size = pipeline.image_size
     train, heldout = _clips("train", probe_clips, frames, size, seed), _clips("heldout", clips, frames, size, seed)
-    latent = [pipeline.model.latent_actions(tokenize_clips(pipeline, np.stack([c.frames for c in split])))[0]
-              for split in (train, heldout)]
+    tokens = [tokenize_clips(pipeline, np.stack([c.frames for c in split])) for split in (train, heldout)]
+    latent = [pipeline.model.latent_actions(t)[0] for t in tokens]
     truth = [_flat(np.stack([apparent_motion(c) for c in split])) for split in (train, heldout)]
     z_train, z_test = (_flat(z.cpu().numpy()) for z in latent)
     return {
-        "token_mse": token_errors(pipeline, np.stack([c.frames for c in heldout]), latent[0].mean(dim=(0, 1))),
+        "token_mse": token_errors(pipeline.model, tokens[1], latent[0].mean(dim=(0, 1))),
         "probe_r2_signed": linear_probe(z_train, truth[0], z_test, truth[1]),
         "probe_r2_unsigned": linear_probe(z_train, np.abs(truth[0]), z_test, np.abs(truth[1])),
         "motion_followed": motion_followed(pipeline, heldout),

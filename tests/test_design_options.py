@@ -22,13 +22,41 @@ def build(config: DiLAConfig, **options) -> DiLAWorldModel:
 def test_defaults_are_the_published_design():
     config = DiLAConfig()
     assert (config.inverse_input, config.inverse_time_kernel, config.time_padding, config.residual_decoder,
-            config.inverse_antisymmetric) == ("difference", 3, "zeros", False, False)
+            config.inverse_antisymmetric, config.decoder_frame) == ("difference", 3, "zeros", False, False, "first")
 
 
-@pytest.mark.parametrize("name, value", [("inverse_input", "sum"), ("inverse_time_kernel", 2), ("time_padding", "reflect")])
+@pytest.mark.parametrize("name, value", [("inverse_input", "sum"), ("inverse_time_kernel", 2), ("time_padding", "reflect"),
+                                         ("decoder_frame", "middle")])
 def test_unknown_choices_are_refused(tiny_config, name, value):
     with pytest.raises(ValueError, match=name):
         replace(tiny_config, **{name: value})
+
+
+@torch.no_grad()
+def test_decoder_frame_last_reads_the_last_frame_by_position(tiny_config):
+    """With each cell's own first-frame token cut from the cell context, a decoder that reads the last
+    frame ignores the first frame; the published one does not. The published frame attention has no
+    positions (shuffling the frame's cells changes nothing); the last frame is read by position."""
+    with pytest.raises(ValueError, match="residual_decoder"):
+        replace(tiny_config, decoder_frame="last")
+    d = tiny_config.embed_dim
+    x, memory = torch.randn(1, 1, 4, 4, d), torch.randn(1, 1, 4, 4, tiny_config.content_dim)
+    last, first, other_first = (torch.randn(1, 1, 4, 4, d) for _ in range(3))
+    for frame, reads_first in (("first", True), ("last", False)):
+        decoder = build(tiny_config, residual_decoder=True, decoder_frame=frame).fusion_decoder
+        decoder.cell_context.weight[:, d : 2 * d] = 0
+        decoder.head.fc2.weight.normal_()
+        changed = (decoder(x, first, memory, last) - decoder(x, other_first, memory, last)).abs().max()
+        assert (changed > 1e-4) == reads_first
+    for frame in ("first", "last"):
+        decoder = build(tiny_config, residual_decoder=True, decoder_frame=frame).fusion_decoder
+        decoder.cell_context.weight.zero_()
+        decoder.head.fc2.weight.normal_()
+        read = first if frame == "first" else last
+        shuffled = read.flatten(2, 3)[:, :, torch.randperm(16)].view_as(read)
+        frames = (shuffled, last) if frame == "first" else (first, shuffled)
+        change = decoder(x, frames[0], memory, frames[1]) - frames[1] - (decoder(x, first, memory, last) - last)
+        assert (change.abs().max() > 1e-4) == (frame == "last")
 
 
 @torch.no_grad()

@@ -21,13 +21,15 @@ class FusionLayer(nn.Module):
         self.content_attn = Attention(d, dh, heads, dim_context=cfg.content_dim, num_null_kv=null)
         self.ff = FeedForward(d, cfg.ff_mult, cfg.dropout)
 
-    def forward(self, x: torch.Tensor, frame: torch.Tensor, memory: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        """x: `b t h w d`; frame, memory: `(b t) (h w) c` per-frame contexts."""
+    def forward(self, x: torch.Tensor, frame: torch.Tensor, memory: torch.Tensor, bias: torch.Tensor,
+                frame_bias: torch.Tensor | None = None) -> torch.Tensor:
+        """x: `b t h w d`; frame, memory: `(b t) (h w) c` per-frame contexts; `frame_bias`: positions of the
+        frame's keys relative to the queries (None: none)."""
         b, t, h, w, _ = x.shape
         x = x + self.peg(x)
         tokens = rearrange(x, "b t h w d -> (b t) (h w) d")
         tokens = tokens + self.self_attn(tokens, bias=bias)
-        tokens = tokens + self.frame_attn(tokens, context=frame) + self.content_attn(tokens, context=memory)
+        tokens = tokens + self.frame_attn(tokens, context=frame, bias=frame_bias) + self.content_attn(tokens, context=memory)
         tokens = tokens + self.ff(tokens)
         return rearrange(tokens, "(b t) (h w) d -> b t h w d", b=b, h=h)
 
@@ -51,7 +53,8 @@ class FusionDecoder(nn.Module):
     """x^_{t+1} = Fuse(lift(g^_{t+1}); first frame x_0, memory m_t): all `b t h w *`.
 
     With `residual_decoder`, each cell also starts from its own last-frame token, first-frame token
-    and memory (`cell_context`), and the output is the last frame plus a predicted change.
+    and memory (`cell_context`), and the output is the last frame plus a predicted change. With
+    `decoder_frame` "last", frame attention reads the last frame x_t instead of x_0, biased by position.
     """
 
     def __init__(self, cfg: DiLAConfig):
@@ -59,7 +62,7 @@ class FusionDecoder(nn.Module):
         d = cfg.embed_dim
         self.position_bias = ContinuousPositionBias(d, cfg.decoder_heads)
         self.layers = nn.ModuleList(FusionLayer(cfg) for _ in range(cfg.decoder_depth))
-        self.residual = cfg.residual_decoder
+        self.residual, self.frame_is_last = cfg.residual_decoder, cfg.decoder_frame == "last"
         if self.residual:
             self.cell_context = nn.Linear(2 * d + cfg.content_dim, d)
             self.head = ResidualHead(d)
@@ -74,9 +77,10 @@ class FusionDecoder(nn.Module):
         if self.residual:
             last_frame = first_frame if last_frame is None else last_frame.expand(b, t, -1, -1, -1)
             x = x + self.cell_context(torch.cat((last_frame, first_frame, memory), dim=-1))
-        frame = rearrange(first_frame, "b t h w d -> (b t) (h w) d")
+        frame = rearrange(last_frame if self.frame_is_last else first_frame, "b t h w d -> (b t) (h w) d")
         context = rearrange(memory, "b t h w k -> (b t) (h w) k")
         bias = self.position_bias(h, w)
+        frame_bias = bias if self.frame_is_last else None
         for layer in self.layers:
-            x = layer(x, frame, context, bias)
+            x = layer(x, frame, context, bias, frame_bias)
         return last_frame + self.head(x) if self.residual else self.norm_out(x)
