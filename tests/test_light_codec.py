@@ -40,6 +40,7 @@ def frames(n: int, seed: int = 0) -> np.ndarray:
         ({"latent_dim": 0}, "positive int"),
         ({"decoder_blocks": -1}, "non-negative int"),
         ({"grid_size": 8.0}, "positive int"),
+        ({"grid_size": 16}, "exceeds the 48 values of a 4x4 patch"),
     ],
 )
 def test_config_validation(kwargs, message):

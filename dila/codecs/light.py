@@ -62,6 +62,9 @@ class LightCodecConfig:
             raise ValueError(f"image_size {self.image_size} is not divisible by grid_size {self.grid_size}")
         if self.patch_size & (self.patch_size - 1):
             raise ValueError(f"image_size / grid_size = {self.patch_size} is not a power of two")
+        if self.latent_dim > 3 * self.patch_size**2:
+            raise ValueError(f"latent_dim {self.latent_dim} exceeds the {3 * self.patch_size**2} values of a "
+                             f"{self.patch_size}x{self.patch_size} patch")
         if self.width % self.groups:
             raise ValueError(f"width {self.width} is not divisible by groups {self.groups}")
 

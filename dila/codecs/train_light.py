@@ -165,6 +165,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--train-clips", type=int, default=10_000)
     parser.add_argument("--heldout-clips", type=int, default=500)
     parser.add_argument("--frames-per-clip", type=int, default=2)
+    parser.add_argument("--grid-size", type=int, default=LightCodecConfig.grid_size, help="tokens per side (16: 4-pixel cells)")
     parser.add_argument("--latent-dim", type=int, default=LightCodecConfig.latent_dim)
     parser.add_argument("--width", type=int, default=LightCodecConfig.width)
     parser.add_argument("--mlp-ratio", type=int, default=LightCodecConfig.mlp_ratio)
@@ -184,7 +185,7 @@ def main() -> None:
     heldout_frames = procedural_frames("heldout", args.heldout_clips, args.frames_per_clip, args.seed)
     print(f"data: {len(train_frames)} train / {len(heldout_frames)} held-out frames")
     config = LightCodecConfig(
-        latent_dim=args.latent_dim, width=args.width, mlp_ratio=args.mlp_ratio,
+        grid_size=args.grid_size, latent_dim=args.latent_dim, width=args.width, mlp_ratio=args.mlp_ratio,
         encoder_blocks=args.encoder_blocks, decoder_blocks=args.decoder_blocks,
     )
     model = LightCodec(config)
