@@ -12,10 +12,6 @@ Two terms for small models, off in the published objective:
     detached_dynamics  MSE of FDM(g_t, IDM(g_t, g_{t+1})) against g_{t+1} - g_t with the structure detached,
                        over the mean squared change: the latent action must explain the change of structure,
                        and the structure cannot shrink to make that easy
-One emphasis, off in the published objective:
-    change_emphasis    prediction and oracle errors per cell weighted by 1 + emphasis * (the cell's true
-                       change / the batch's mean change): most cells of a clip are still, so under a plain
-                       mean the few that move weigh little and predictions drift toward "no change"
 """
 from __future__ import annotations
 
@@ -36,7 +32,6 @@ class LossWeights:
     symmetry: float = 0.001
     oracle: float = 0.0
     detached_dynamics: float = 0.0
-    change_emphasis: float = 0.0
 
 
 def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
@@ -59,15 +54,6 @@ def detached_dynamics_loss(model: DiLAWorldModel, structure: torch.Tensor) -> to
     return F.mse_loss(delta, change) / change.pow(2).mean().clamp_min(1e-8)
 
 
-def token_loss(predicted: torch.Tensor, target: torch.Tensor, previous: torch.Tensor, emphasis: float = 0.0) -> torch.Tensor:
-    """MSE of tokens `b t d h w`, each cell's error weighted by 1 + emphasis * its change target - previous
-    over the mean change (a plain MSE at emphasis 0)."""
-    error = (predicted - target).pow(2).mean(dim=2)
-    change = (target - previous).pow(2).mean(dim=2)
-    weight = 1 + emphasis * change / change.mean().clamp_min(1e-8)
-    return (weight * error).sum() / weight.sum()
-
-
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights()):
     """Tokens `b t d h w` -> (total loss, dict of the terms).
 
@@ -87,7 +73,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     else:
         raise ValueError(f"phase must be 1 or 2, got {phase}")
     terms = {
-        "prediction": token_loss(tokens, x[:, 1:], x[:, :-1], weights.change_emphasis),
+        "prediction": F.mse_loss(tokens, x[:, 1:]),
         "dynamics": F.mse_loss(delta, structure[:, 1:] - structure[:, :-1]),
         "consistency": consistency_loss(model, structure, actions, predicted),
         "action_norm": actions.norm(dim=-1).mean(),
@@ -95,7 +81,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     }
     if weights.oracle:
         oracle = model.render(structure[:, 1:], grid[:, :1], enc.memory[:, :-1], grid[:, :-1])
-        terms["oracle"] = token_loss(from_grid(oracle), x[:, 1:], x[:, :-1], weights.change_emphasis)
+        terms["oracle"] = F.mse_loss(from_grid(oracle), x[:, 1:])
     if weights.detached_dynamics:
         terms["detached_dynamics"] = detached_dynamics_loss(model, structure)
     total = sum(getattr(weights, name) * value for name, value in terms.items())

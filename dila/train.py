@@ -75,7 +75,6 @@ class TrainArgs:
     oracle_weight: float = 0.0
     detached_dynamics_weight: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
-    change_emphasis: float = 0.0
     stop_after: int | None = None
 
 
@@ -195,7 +194,7 @@ def train(args: TrainArgs) -> Path:
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
                         num_workers=args.workers, drop_last=True, generator=generator)
     weights = LossWeights(symmetry=args.symmetry_weight, oracle=args.oracle_weight,
-                          detached_dynamics=args.detached_dynamics_weight, change_emphasis=args.change_emphasis)
+                          detached_dynamics=args.detached_dynamics_weight)
     objective = Objective(model, args.phase, weights)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
