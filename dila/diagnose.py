@@ -73,13 +73,16 @@ def motion_followed(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0
         "one_step": model.advance(g[:, :1], model.infer_actions(g)),
         "oracle": g[:, 1:],
     }
-    shares = {name: [] for name in rendered}
+    backgrounds, moves = [], []
+    for clip in clips:
+        background, first, second = through_codec(pipeline, np.stack((clip.scene.backdrop, *clip.frames[:2])))
+        backgrounds.append(background)
+        moves.append([locate_object(f, background) for f in (first, second)])
+    shares = {}
     for name, structure in rendered.items():
         frames = detokenize_clips(pipeline, from_grid(model.render(structure, grid[:, :1], enc.memory[:, :1], grid[:, :1])))
-        for clip, frame in zip(clips, frames[:, 0]):
-            background, first, second = through_codec(pipeline, np.stack((clip.scene.backdrop, *clip.frames[:2])))
-            start, end, shown = (locate_object(f, background) for f in (first, second, frame))
-            shares[name].append(followed_share(start, end, shown))
+        shares[name] = [followed_share(*move, locate_object(frame, background))
+                        for move, frame, background in zip(moves, frames[:, 0], backgrounds)]
     return {**{name: float(np.nanmedian(values)) for name, values in shares.items()}, "clips": len(clips)}
 
 
