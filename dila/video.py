@@ -47,6 +47,7 @@ class Video(NamedTuple):
     fps: float
     decodable: int | None = None  # with allow_partial: how many of the `announced` frames decoded
     announced: int | None = None  # ... when later frames failed (None when the whole video decoded)
+    indices: np.ndarray | None = None  # each returned frame's index in the source
 
 
 def center_crop_square(frames: np.ndarray) -> np.ndarray:
@@ -238,6 +239,16 @@ def _keep_even(frames: Iterable[np.ndarray], max_frames: int) -> tuple[list[np.n
     return [kept[i] for i in even_indices(len(kept), max_frames)], seen
 
 
+def _keep_even_indexed(frames: Iterable[np.ndarray], count: int, max_frames: int
+                       ) -> tuple[list[np.ndarray], int, np.ndarray]:
+    """`_keep_even`, plus each kept frame's index in the source: a stream of known length (`count`)
+    holds the frames at `even_indices(count, max_frames)`, one of unknown length every frame."""
+    kept, seen = _keep_even(enumerate(frames), max_frames)
+    positions = np.array([position for position, _ in kept], dtype=np.int64)
+    indices = even_indices(count, max_frames)[positions] if count > 0 else positions
+    return [frame for _, frame in kept], seen, indices
+
+
 def read_video(path: str | Path, max_frames: int = DEFAULT_MAX_FRAMES, size: tuple[int, int] | None = None,
                crop_square: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
                max_duration_s: float = MAX_DURATION_S, min_frames: int = 2, allow_partial: bool = False) -> Video:
@@ -262,7 +273,7 @@ def read_video(path: str | Path, max_frames: int = DEFAULT_MAX_FRAMES, size: tup
         source, count, fps = _folder_source(path, max_frames)
     else:
         source, count, fps = _file_source(path, max_frames, max_duration_s, stopped)
-    frames, seen = _keep_even(_format(source, size, crop_square, max_pixels), max_frames)
+    frames, seen, indices = _keep_even_indexed(_format(source, size, crop_square, max_pixels), count, max_frames)
     expected = min(count, max_frames)
     if allow_partial and len(frames) < expected and stopped.get("at", 0) >= min_frames:
         return _decodable_part(path, max_frames, size, crop_square, max_pixels, max_duration_s, min_frames, stopped["at"], count)
@@ -274,7 +285,7 @@ def read_video(path: str | Path, max_frames: int = DEFAULT_MAX_FRAMES, size: tup
     if len(frames) < min_frames:
         raise VideoError(f"{path.name}: the video has only {len(frames)} frame(s); at least {min_frames} are needed.")
     total = count if count > 0 else seen
-    return Video(np.stack(frames), fps * len(frames) / max(total, len(frames)))
+    return Video(np.stack(frames), fps * len(frames) / max(total, len(frames)), indices=indices)
 
 
 def _decodable_part(path: Path, max_frames: int, size, crop_square: bool, max_pixels: int, max_duration_s: float,
@@ -283,13 +294,14 @@ def _decodable_part(path: Path, max_frames: int, size, crop_square: bool, max_pi
     for _ in range(passes):
         stopped: dict = {}
         source, _, fps = _ffmpeg_source(path, max_frames, max_duration_s, stopped, within=decodable)
-        frames, _ = _keep_even(_format(source, size, crop_square, max_pixels), max_frames)
+        frames, _, indices = _keep_even_indexed(_format(source, size, crop_square, max_pixels), decodable, max_frames)
         if "at" not in stopped or stopped["at"] < min_frames:
             break
         decodable = stopped["at"]
     if len(frames) < min_frames:
         raise VideoError(f"{path.name}: only {len(frames)} of its {announced} frames decode; at least {min_frames} are needed.")
-    return Video(np.stack(frames), fps * len(frames) / max(decodable, len(frames)), decodable, announced)
+    return Video(np.stack(frames), fps * len(frames) / max(decodable, len(frames)), decodable, announced,
+                 indices)
 
 
 def _file_source(path: Path, max_frames: int, max_duration_s: float,
