@@ -42,12 +42,22 @@ class VideoError(ValueError):
     """A file that cannot be used as a video; the message is fit to show to a user."""
 
 
+class SourceInfo(NamedTuple):
+    """The decoded source as it is: its frame count (announced, else counted), frame rate and picture size."""
+
+    frames: int
+    fps: float
+    height: int
+    width: int
+
+
 class Video(NamedTuple):
     frames: np.ndarray
     fps: float
     decodable: int | None = None  # with allow_partial: how many of the `announced` frames decoded
     announced: int | None = None  # ... when later frames failed (None when the whole video decoded)
     indices: np.ndarray | None = None  # each returned frame's index in the source
+    source: SourceInfo | None = None
 
 
 def center_crop_square(frames: np.ndarray) -> np.ndarray:
@@ -217,10 +227,13 @@ def _image_files(files: Iterable[Path]) -> Iterator[np.ndarray]:
 
 
 def _format(frames: Iterable[np.ndarray], size: tuple[int, int] | None, crop_square: bool,
-            max_pixels: int) -> Iterator[np.ndarray]:
-    """Crop and resize each frame as it arrives, all to the size the first frame gets."""
+            max_pixels: int, shape: dict | None = None) -> Iterator[np.ndarray]:
+    """Crop and resize each frame as it arrives, all to the size the first frame gets; the source
+    frames' height and width go to `shape["source"]`."""
     out_size = tuple(size) if size is not None else None
     for frame in frames:
+        if shape is not None:
+            shape.setdefault("source", frame.shape[:2])
         if crop_square:
             frame = center_crop_square(frame)
         out_size = out_size or _fit_pixels(frame.shape[:2], max_pixels)
@@ -273,7 +286,8 @@ def read_video(path: str | Path, max_frames: int = DEFAULT_MAX_FRAMES, size: tup
         source, count, fps = _folder_source(path, max_frames)
     else:
         source, count, fps = _file_source(path, max_frames, max_duration_s, stopped)
-    frames, seen, indices = _keep_even_indexed(_format(source, size, crop_square, max_pixels), count, max_frames)
+    shape: dict = {}
+    frames, seen, indices = _keep_even_indexed(_format(source, size, crop_square, max_pixels, shape), count, max_frames)
     expected = min(count, max_frames)
     if allow_partial and len(frames) < expected and stopped.get("at", 0) >= min_frames:
         return _decodable_part(path, max_frames, size, crop_square, max_pixels, max_duration_s, min_frames, stopped["at"], count)
@@ -285,7 +299,8 @@ def read_video(path: str | Path, max_frames: int = DEFAULT_MAX_FRAMES, size: tup
     if len(frames) < min_frames:
         raise VideoError(f"{path.name}: the video has only {len(frames)} frame(s); at least {min_frames} are needed.")
     total = count if count > 0 else seen
-    return Video(np.stack(frames), fps * len(frames) / max(total, len(frames)), indices=indices)
+    return Video(np.stack(frames), fps * len(frames) / max(total, len(frames)), indices=indices,
+                 source=SourceInfo(total, fps, *shape["source"]))
 
 
 def _decodable_part(path: Path, max_frames: int, size, crop_square: bool, max_pixels: int, max_duration_s: float,
@@ -294,14 +309,16 @@ def _decodable_part(path: Path, max_frames: int, size, crop_square: bool, max_pi
     for _ in range(passes):
         stopped: dict = {}
         source, _, fps = _ffmpeg_source(path, max_frames, max_duration_s, stopped, within=decodable)
-        frames, _, indices = _keep_even_indexed(_format(source, size, crop_square, max_pixels), decodable, max_frames)
+        shape: dict = {}
+        frames, _, indices = _keep_even_indexed(_format(source, size, crop_square, max_pixels, shape), decodable,
+                                                max_frames)
         if "at" not in stopped or stopped["at"] < min_frames:
             break
         decodable = stopped["at"]
     if len(frames) < min_frames:
         raise VideoError(f"{path.name}: only {len(frames)} of its {announced} frames decode; at least {min_frames} are needed.")
     return Video(np.stack(frames), fps * len(frames) / max(decodable, len(frames)), decodable, announced,
-                 indices)
+                 indices, SourceInfo(announced, fps, *shape["source"]))
 
 
 def _file_source(path: Path, max_frames: int, max_duration_s: float,
