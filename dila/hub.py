@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import socket
 import stat
 import tempfile
@@ -20,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from dila.config import DiLAConfig
 from dila.hub_fetch import CHECKPOINT_SUFFIXES, FetchError, fetch, is_repo_id, pick_checkpoint
+from dila.pickled import code_globals
 from dila.published import infer_config, is_published_layout, strip_wrappers, to_our_layout
 from dila.world_model import ActionAdapter, DiLAWorldModel
 
@@ -36,11 +36,12 @@ class CheckpointError(ValueError):
 
 class HubUnavailableError(OSError):
     """The Hub cannot be reached and the files are not in the local cache: `problem` says what
-    happened, `advice` what a user of the library can do about it."""
+    happened, `advice` what a user of the library can do about it; `lasting`: offline mode is
+    set, so trying again cannot help."""
 
-    def __init__(self, problem: str, advice: str = ""):
+    def __init__(self, problem: str, advice: str = "", *, lasting: bool = False):
         super().__init__(f"{problem}. {advice}" if advice else problem)
-        self.problem, self.advice = problem, advice
+        self.problem, self.advice, self.lasting = problem, advice, lasting
 
 
 def load_world_model(
@@ -129,15 +130,14 @@ def read_pt(path: str | os.PathLike, name: str | None = None) -> object:
         raise CheckpointError(f"{name}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        if "Unsupported global" not in str(error):
-            raise CheckpointError(f"{name}: the checkpoint is truncated or damaged; download or save it again") from None
+    except Exception:  # code the weights-only loader refuses, truncated archives, damaged records
+        code = code_globals(path)
+    if code:
         raise CheckpointError(
-            f"{name}: refused by the weights-only loader: it holds objects other than tensors and plain "
-            "containers, and unpickling them could run code"
-        ) from None
-    except Exception:  # truncated archives, damaged records
-        raise CheckpointError(f"{name}: the checkpoint is truncated or damaged; download or save it again") from None
+            f"{name}: refused because it contains code ({', '.join(code[:3])}); this loader reads only "
+            "tensors and plain containers and never runs a file's code"
+        )
+    raise CheckpointError(f"{name}: the checkpoint is truncated or damaged; download or save it again")
 
 
 def check_regular_file(path: str | os.PathLike, name: str) -> None:
@@ -247,12 +247,12 @@ def resolve(source: str | os.PathLike, *, filename: str | None = None, revision:
 
 
 def _resolve_repo(repo_id: str, filename: str | None, revision: str | None, max_bytes: int | None) -> tuple[Path, str]:
-    offline = hub_offline()
-    reason = "HF_HUB_OFFLINE is set"
+    lasting = hub_offline()
+    offline, reason = lasting, "HF_HUB_OFFLINE is set"
     if not offline and not hub_reachable():
         offline, reason = True, "the Hub cannot be reached"
     if offline:
-        return _from_cache(repo_id, filename, revision, reason)
+        return _from_cache(repo_id, filename, revision, reason, lasting)
     try:
         paths = [Path(p) for p in fetch(repo_id, filename, revision=revision, cache_dir=hub_cache_dir(), max_bytes=max_bytes)]
     except FetchError as error:
@@ -266,7 +266,8 @@ def _resolve_repo(repo_id: str, filename: str | None, revision: str | None, max_
     return (paths[-1].parent, repo_id) if paths[-1].name == WEIGHTS_NAME and not filename else (paths[-1], name)
 
 
-def _from_cache(repo_id: str, filename: str | None, revision: str | None, reason: str) -> tuple[Path, str]:
+def _from_cache(repo_id: str, filename: str | None, revision: str | None, reason: str,
+                lasting: bool = False) -> tuple[Path, str]:
     from huggingface_hub import try_to_load_from_cache
 
     def cached(name: str) -> Path | None:
@@ -287,7 +288,8 @@ def _from_cache(repo_id: str, filename: str | None, revision: str | None, reason
         return snapshot / chosen, f"{repo_id}/{chosen}"
     raise HubUnavailableError(
         f"{repo_id}: {reason} and the files are not in the local cache", f"Download them where the Hub is "
-        f"reachable (`hf download {repo_id}`) and copy the cache, or pass a local directory or .pt file."
+        f"reachable (`hf download {repo_id}`) and copy the cache, or pass a local directory or .pt file.",
+        lasting=lasting,
     )
 
 

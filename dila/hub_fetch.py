@@ -22,6 +22,7 @@ METADATA_S = 10.0
 REQUEST_TIMEOUT_S = 5
 MIN_BYTES_PER_S = 2 * 1024**2
 OUR_FORMAT = ("config.json", "model.safetensors")
+CHILD = (sys.executable, "-m", "dila.hub_fetch")
 
 
 class FetchError(OSError):
@@ -71,26 +72,41 @@ def fetch(repo_id: str, filename: str | None, *, revision: str | None = None, ca
            "HF_HUB_DISABLE_PROGRESS_BARS": "1", "PYTHONWARNINGS": "ignore"}
     metadata_s = METADATA_S if metadata_s is None else metadata_s
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "dila.hub_fetch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True, env=env)
-    try:
-        process.stdin.write(json.dumps(request))
-        process.stdin.close()
-        deadline = started + metadata_s
-        while True:
-            line = _read_line(process, deadline)
-            if line is None:
-                raise FetchError("unavailable", f"the Hub did not answer within {deadline - started:.0f} s")
-            reply = json.loads(line)
-            if "bytes" in reply:
-                deadline = time.monotonic() + metadata_s + reply["bytes"] / MIN_BYTES_PER_S
-                continue
-            if not reply["ok"]:
-                raise FetchError(reply["kind"], reply["message"])
-            return reply["paths"]
-    finally:
-        process.kill()
-        process.wait()
+    with subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True, env=env) as process:
+        try:
+            process.stdin.write(json.dumps(request))
+            process.stdin.close()
+            return _await(process, started, metadata_s)
+        finally:
+            process.kill()
+
+
+def _await(process: subprocess.Popen, started: float, metadata_s: float) -> list[str]:
+    """The child's paths; `FetchError("unavailable")` when the file list or the download is late."""
+    deadline, total = started + metadata_s, None
+    while True:
+        line = _read_line(process, deadline)
+        if line is None:
+            raise FetchError("unavailable", _late(deadline - started, total))
+        reply = json.loads(line)
+        if "bytes" in reply:
+            total = reply["bytes"]
+            deadline = time.monotonic() + metadata_s + total / MIN_BYTES_PER_S
+            continue
+        if not reply["ok"]:
+            raise FetchError(reply["kind"], reply["message"])
+        return reply["paths"]
+
+
+def _late(waited_s: float, total: int | None) -> str:
+    if total is None:
+        return f"the Hub did not answer within {waited_s:.0f} s"
+    return f"the Hub answered, but the download ({_megabytes(total)}) did not finish within {waited_s:.0f} s"
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1024**2:.1f} MB" if count < 10 * 1024**2 else f"{count / 1024**2:.0f} MB"
 
 
 def _read_line(process: subprocess.Popen, deadline: float) -> str | None:
@@ -104,7 +120,7 @@ def _child(request: dict) -> dict:
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
-    repo_id = request["repo_id"]
+    repo_id, downloading = request["repo_id"], False
     try:
         info = HfApi().model_info(repo_id, revision=request["revision"], files_metadata=True, timeout=REQUEST_TIMEOUT_S)
         sizes = {s.rfilename: s.size or 0 for s in info.siblings or []}
@@ -115,6 +131,7 @@ def _child(request: dict) -> dict:
                 f"{repo_id}: its model files take {total / 1024**2:.0f} MB; this server downloads at most "
                 f"{request['max_bytes'] / 1024**2:.0f} MB")}
         print(json.dumps({"bytes": total}), flush=True)
+        downloading = True
         paths = [hf_hub_download(repo_id, n, revision=info.sha, cache_dir=request["cache_dir"],
                                  etag_timeout=REQUEST_TIMEOUT_S) for n in names]
         return {"ok": True, "paths": paths}
@@ -125,9 +142,14 @@ def _child(request: dict) -> dict:
                   RevisionNotFoundError: "no such revision"}.get(type(error), "a file is missing")
         return {"ok": False, "kind": "not_found", "message": f"{repo_id}: {reason}"}
     except Exception as error:  # network failures of every kind
-        silent = "Timeout" in type(error).__name__
-        reason = f"did not answer within {REQUEST_TIMEOUT_S} s" if silent else f"could not be reached ({type(error).__name__})"
-        return {"ok": False, "kind": "unavailable", "message": f"the Hub {reason}"}
+        return {"ok": False, "kind": "unavailable", "message": _network_failure(error, downloading)}
+
+
+def _network_failure(error: Exception, downloading: bool) -> str:
+    silent, kind = "Timeout" in type(error).__name__, type(error).__name__
+    if downloading:
+        return f"the download stopped (no data for {REQUEST_TIMEOUT_S} s)" if silent else f"the download failed ({kind})"
+    return f"the Hub did not answer within {REQUEST_TIMEOUT_S} s" if silent else f"the Hub could not be reached ({kind})"
 
 
 def main() -> None:

@@ -76,6 +76,8 @@ def _reason(error: Exception, policy: SourcePolicy) -> str:
     advice = getattr(error, "advice", "")
     if not advice:
         return str(error)
+    if policy.public and getattr(error, "lasting", False):
+        return policy.not_held()
     return f"{error.problem.rstrip('.')}. {policy.advice(advice)}"
 
 

@@ -101,6 +101,12 @@ class SourcePolicy:
             return library_advice
         return "Try again later, or choose another model: " + self._allowed() + "."
 
+    def not_held(self) -> str:
+        """Why a repo id cannot be loaded when this server never downloads (offline mode), in
+        words that neither reveal its settings nor suggest trying again."""
+        held = ["the default (leave the box empty)", "`bundled`"] + [f"`{name}`" for name in sorted(self.listed)]
+        return "this server does not download models and holds no copy of this one. Choose one it holds: " + ", ".join(held) + "."
+
     def _allowed(self) -> str:
         allowed = ["the default (leave the box empty)", "`bundled`"] + [f"`{name}`" for name in sorted(self.listed)]
         allowed.append("a Hub repo id such as `owner/name`")

@@ -1,9 +1,12 @@
 """Loading and saving: our format, published .pt files, hostile files, and the Hub offline."""
 import contextlib
+import gc
 import os
 import socket
+import sys
 import threading
 import time
+import warnings
 
 import pytest
 import torch
@@ -74,19 +77,44 @@ def test_published_pt_variants(published_state, tmp_path, wrap):
 
 
 class Exploit:
-    def __init__(self, marker):
-        self.marker = marker
+    def __init__(self, call, *args):
+        self.call, self.args = call, args
 
     def __reduce__(self):
-        return (open, (str(self.marker), "w"))
+        return (self.call, self.args)
 
 
-def test_pickle_that_runs_code_is_refused(tmp_path):
+class Payload:
+    """A class of this test module: unpickling it would import and build it."""
+
+
+@pytest.mark.parametrize("make, named", [
+    (lambda marker: Exploit(open, str(marker), "w"), "open"),
+    (lambda marker: Exploit(os.system, f"touch {marker}"), "system"),
+    (lambda marker: Exploit(os.makedirs, str(marker)), "os.makedirs"),
+    (lambda marker: Payload(), "Payload"),
+], ids=["builtins-open", "os-system", "os-makedirs", "a-class"])
+@pytest.mark.parametrize("save", [
+    {}, {"pickle_protocol": 4}, {"_use_new_zipfile_serialization": False},
+], ids=["zip", "protocol-4", "legacy"])
+def test_a_checkpoint_with_code_is_refused_as_code(tmp_path, make, named, save):
+    """torch 2.13 words its refusals differently per global (a blocked module's `os.system` is
+    not an "Unsupported global"); the pickle's globals decide, whatever the wording."""
     marker = tmp_path / "pwned"
-    torch.save({"model": {"x": Exploit(marker)}}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError, match="weights-only"):
+    torch.save({"model": {"x": make(marker)}}, tmp_path / "evil.pt", **save)
+    with pytest.raises(CheckpointError, match=f"evil.pt: refused because it contains code \\(.*{named}") as error:
         load_world_model(tmp_path / "evil.pt")
+    assert "truncated" not in str(error.value)
     assert not marker.exists()
+
+
+def test_the_pickle_scan_runs_nothing_and_passes_plain_weights(published_state, tmp_path):
+    from dila.pickled import code_globals, pickle_globals
+
+    torch.save({"model": published_state}, tmp_path / "plain.pt")
+    torch.save({"model": published_state}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    assert code_globals(tmp_path / "plain.pt") == [] and code_globals(tmp_path / "legacy.pt") == []
+    assert pickle_globals(b"\x80\x02cos\nsystem\nq\x00.") == ["os.system"]
 
 
 def test_truncated_file(published_state, tmp_path):
@@ -289,6 +317,22 @@ def test_a_hub_that_trickles_fails_at_the_deadline(monkeypatch, hf_cache):
         with pytest.raises(HubUnavailableError, match="did not answer within.*HF_HUB_OFFLINE=1"):
             load_world_model(REPO)
         assert time.perf_counter() - start < 6
+
+
+def test_a_slow_download_is_not_called_a_silent_hub_and_leaves_no_open_pipe(monkeypatch):
+    """A fake child that sends the file list (1 MB of files), then nothing: the Hub answered."""
+    child = "import json, time; print(json.dumps({'bytes': 1024 ** 2}), flush=True); time.sleep(60)"
+    monkeypatch.setattr(hub_fetch, "CHILD", (sys.executable, "-c", child))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        with pytest.raises(hub_fetch.FetchError, match=r"^the Hub answered, but the download \(1.0 MB\) did not finish "
+                                                       r"within 1 s$") as error:
+            hub_fetch.fetch(REPO, None, metadata_s=0.5)
+        elapsed = time.perf_counter() - start
+        gc.collect()
+    assert error.value.kind == "unavailable" and elapsed < 3
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_repo_ids_and_hub_only():
