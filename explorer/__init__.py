@@ -1,6 +1,7 @@
 """Service layer of the DiLA explorer: sessions, clip library, projections, figures and media.
 
-Plain Python (no Gradio): `app.py` lays out the page and wires its events to `Explorer` methods.
+Plain Python (no Gradio): `explorer.services` holds one service per view of the page, and
+`explorer.ui` lays out each view and wires its events to that service.
 """
 from explorer.errors import UserError
 from explorer.limits import Limits
@@ -11,7 +12,7 @@ __all__ = ["KEEP", "Choices", "Explorer", "Limits", "Range", "UserError"]
 
 def __getattr__(name):
     if name == "Explorer":
-        from explorer.service import Explorer
+        from explorer.services import Explorer
 
         return Explorer
     raise AttributeError(f"module 'explorer' has no attribute {name!r}")

@@ -24,7 +24,7 @@ import pytest
 from helpers import BROWSER_WAIT_MS
 from PIL import Image
 
-from explorer.service import DEMO
+from explorer.services import DEMO
 
 try:
     from playwright.sync_api import expect

@@ -119,7 +119,7 @@ def test_two_sessions_upload_at_once_and_neither_waits_for_the_other(service):
 
     def upload(sid, name):
         start = time.perf_counter()
-        service.add_example(sid, name)
+        service.library.add_example(sid, name)
         times[sid] = time.perf_counter() - start
 
     slow = threading.Thread(target=upload, args=("hanging", "slow.webm"))
@@ -130,11 +130,11 @@ def test_two_sessions_upload_at_once_and_neither_waits_for_the_other(service):
     slow.join(30)
     print(f"\nquick upload {times['quick']:.2f} s while the other session's decode took {times['hanging']:.1f} s")
     assert times["quick"] < SLOW_S / 2 and times["hanging"] >= SLOW_S
-    assert [c["name"] for c in service.list_clips("hanging")] == ["slow"]
-    assert [c["name"] for c in service.list_clips("quick")] == ["quick"]
+    assert [c["name"] for c in service.library.list_clips("hanging")] == ["slow"]
+    assert [c["name"] for c in service.library.list_clips("quick")] == ["quick"]
 
 
 def test_an_upload_keeps_the_frames_that_decode_and_says_so(service):
-    _, status = service.add_example("partial", "tail.avi")
+    _, status = service.library.add_example("partial", "tail.avi")
     assert status == "Added tail (only the first 19 of its 60 frames decode)."
-    assert service.list_clips("partial")[0]["frames"] == 6
+    assert service.library.list_clips("partial")[0]["frames"] == 6

@@ -17,7 +17,7 @@ from explorer.decode import check_upload
 from explorer.dev_model import write_dev_model
 from explorer.models import codec_for, load
 from explorer.projection import Embedder
-from explorer.service import NEW_LAYOUT, PICKS
+from explorer.services import NEW_LAYOUT, PICKS
 from explorer.sources import SourcePolicy, local_source
 
 UMAP_GATE = threading.Event()
@@ -79,7 +79,7 @@ def sid(service, request):
 
 
 def add(service, sid, *names):
-    return service.add_files(sid, [str(service.assets / name) for name in names])
+    return service.library.add_files(sid, [str(service.assets / name) for name in names])
 
 
 # ------------------------------------------------------------ model
@@ -94,13 +94,13 @@ def test_a_light_codec_model_stays_on_the_cpu_beside_a_gpu(model_dir, monkeypatc
 
 
 def test_model_info_and_a_bad_source_keeps_the_current_model(service, sid, tmp_path):
-    info = service.model_info(sid)
+    info = service.model.info(sid)
     assert "parameters" in info and "device: cpu" in info and "preview" in info
     (tmp_path / "config.json").write_text("{}")
     for source in (str(tmp_path), str(tmp_path / "missing.pt"), "nobody/no-such-model"):
         with pytest.raises(UserError, match="Could not load|This server loads only"):
-            service.load_model(sid, source)
-    assert service.model_info(sid) == info
+            service.model.load(sid, source)
+    assert service.model.info(sid) == info
 
 
 def test_the_codec_beside_the_model_is_used_when_it_fits(model_dir):
@@ -112,13 +112,13 @@ def test_the_codec_beside_the_model_is_used_when_it_fits(model_dir):
 def test_switching_model_reencodes_the_library(service, sid, tmp_path):
     add(service, sid, "translate.webm")
     other = write_dev_model(tmp_path / "other", tiny=True, seed=1)
-    before = service.action_map(sid)[0]
-    assert "Re-encoded 1 clip" in service.load_model(sid, str(other))
-    assert service.models.get(str(other)).key in service.model_info(sid)
-    after = service.action_map(sid)[0]
+    before = service.map.action_map(sid)[0]
+    assert "Re-encoded 1 clip" in service.model.load(sid, str(other))
+    assert service.models.get(str(other)).key in service.model.info(sid)
+    after = service.map.action_map(sid)[0]
     assert not np.allclose(before.data[0].x, after.data[0].x)
-    service.load_model(sid, "")
-    assert service.model_info(sid).startswith(service.models.get().info.markdown())
+    service.model.load(sid, "")
+    assert service.model.info(sid).startswith(service.models.get().info.markdown())
 
 
 # ------------------------------------------------------------ library
@@ -127,20 +127,20 @@ def test_switching_model_reencodes_the_library(service, sid, tmp_path):
 def test_add_list_and_remove_clips(service, sid):
     html, status = add(service, sid, "translate.webm", "rotate.webm")
     assert status == "Added translate, rotate." and html.count("data-clip-id=") == 2
-    listed = service.list_clips(sid)
+    listed = service.library.list_clips(sid)
     assert [c["name"] for c in listed] == ["translate", "rotate"] and listed[0]["frames"] == 6
-    assert service.clip_choices(sid) == Choices([("translate (c1)", "c1"), ("rotate (c2)", "c2")])
-    assert service.clip_range(sid, "c1") == Range(5, 0) and service.clip_range(sid, "c1", transitions=True) == Range(4, 0)
-    html, status = service.remove_clip(sid, "c1")
+    assert service.library.clip_choices(sid) == Choices([("translate (c1)", "c1"), ("rotate (c2)", "c2")])
+    assert service.library.clip_range(sid, "c1") == Range(5, 0) and service.library.clip_range(sid, "c1", transitions=True) == Range(4, 0)
+    html, status = service.library.remove_clip(sid, "c1")
     assert "Removed translate" in status and 'data-clip-id="c1"' not in html
-    assert [c["id"] for c in service.list_clips(sid)] == ["c2"]
+    assert [c["id"] for c in service.library.list_clips(sid)] == ["c2"]
 
 
 def test_examples_come_from_the_assets_folder(service, sid):
-    assert "translate.webm" in service.examples() and "notes.mp4" in service.examples()
-    assert "Added translate" in service.add_example(sid, "translate.webm")[1]
+    assert "translate.webm" in service.library.examples() and "notes.mp4" in service.library.examples()
+    assert "Added translate" in service.library.add_example(sid, "translate.webm")[1]
     with pytest.raises(UserError, match="no example"):
-        service.add_example(sid, "../secret.webm")
+        service.library.add_example(sid, "../secret.webm")
 
 
 @pytest.mark.parametrize("name, message", [
@@ -155,12 +155,12 @@ def test_examples_come_from_the_assets_folder(service, sid):
 def test_bad_files_give_clear_messages(service, sid, name, message):
     with pytest.raises(UserError, match=message):
         add(service, sid, name)
-    assert service.list_clips(sid) == []
+    assert service.library.list_clips(sid) == []
 
 
 def test_a_4k_video_is_sampled_and_resized(service, sid):
     add(service, sid, "uhd.avi")
-    assert service.list_clips(sid)[0]["frames"] == 3
+    assert service.library.list_clips(sid)[0]["frames"] == 3
 
 
 def test_good_files_are_kept_when_others_fail_and_limits_hold(service, sid):
@@ -178,28 +178,28 @@ def test_good_files_are_kept_when_others_fail_and_limits_hold(service, sid):
 
 def test_map_shows_pca_at_once_then_umap_when_ready(service, sid):
     UMAP_GATE.clear()
-    figure, note = service.action_map(sid)
+    figure, note = service.map.action_map(sid)
     assert "Add clips" in figure.layout.annotations[0].text
     add(service, sid, "translate.webm", "rotate.webm")
-    figure, note = service.action_map(sid, "time", "auto")
+    figure, note = service.map.action_map(sid, "time", "auto")
     assert figure.layout.xaxis.title.text.startswith("direction 1 (") and "computing" in note
-    assert service.poll_map(sid, "time", "auto") == (KEEP, KEEP)
+    assert service.map.poll_map(sid, "time", "auto") == (KEEP, KEEP)
     UMAP_GATE.set()
     service.sessions.get(sid).action_map.umap.result(10)
-    figure, note = service.poll_map(sid, "time", "auto")
+    figure, note = service.map.poll_map(sid, "time", "auto")
     assert figure.layout.xaxis.title.text == "UMAP 1" and note == ""
-    assert service.poll_map(sid, "time", "auto") == (KEEP, KEEP)
-    figure, _ = service.action_map(sid, "magnitude", "pca")
+    assert service.map.poll_map(sid, "time", "auto") == (KEEP, KEEP)
+    figure, _ = service.map.action_map(sid, "magnitude", "pca")
     assert figure.layout.xaxis.title.text.startswith("direction 1 (")
 
 
 def test_transition_shows_frames_prediction_and_marks_the_map(service, sid):
     add(service, sid, "translate.webm", "rotate.webm")
-    frame_t, frame_next, predicted, figure, _ = service.transition(sid, "c2", 2, "clip", "pca")
+    frame_t, frame_next, predicted, figure, _ = service.map.transition(sid, "c2", 2, "clip", "pca")
     assert frame_t.shape == frame_next.shape == predicted.shape == (64, 64, 3)
     assert predicted.dtype == np.uint8 and "chosen transition" in [t.name for t in figure.data]
     with pytest.raises(UserError, match="between 0 and 4"):
-        service.transition(sid, "c2", 5)
+        service.map.transition(sid, "c2", 5)
 
 
 # ------------------------------------------------------------ steer
@@ -208,32 +208,32 @@ def test_transition_shows_frames_prediction_and_marks_the_map(service, sid):
 def test_steer_preview_step_rollout_and_video(service, sid):
     add(service, sid, "translate.webm", "rotate.webm")
     with pytest.raises(UserError, match="start frame first"):
-        service.steer_preview(sid, 0, 0, 0, 0, 0)
-    current, preview, readout, *values = service.steer_start(sid, "c1", 2)
+        service.steer.preview(sid, 0, 0, 0, 0, 0)
+    current, preview, readout, *values = service.steer.start(sid, "c1", 2)
     assert current.shape == preview.shape == (64, 64, 3) and len(values) == 5 and "(cosine " in readout
-    assert np.array_equal(service.steer_reset(sid)[0], preview)
-    again = service.steer_preview(sid, *values)
+    assert np.array_equal(service.steer.reset(sid)[0], preview)
+    again = service.steer.preview(sid, *values)
     assert np.abs(again.astype(int) - preview).mean() < 2
-    moved = service.steer_preview(sid, values[0] + 2, *values[1:])
+    moved = service.steer.preview(sid, values[0] + 2, *values[1:])
     assert not np.array_equal(moved, preview)
-    figure, _, readout = service.steer_map(sid, "clip", "pca", values[0] + 2, *values[1:])
+    figure, _, readout = service.steer.locate(sid, "clip", "pca", values[0] + 2, *values[1:])
     assert "current action" in [t.name for t in figure.data] and "off in size" in readout
-    frame, readout = service.steer_step(sid, values[0] + 2, *values[1:])
+    frame, readout = service.steer.step(sid, values[0] + 2, *values[1:])
     assert np.array_equal(frame, moved)
-    current, video, readout = service.steer_rollout(sid, 3, *values)
+    current, video, readout = service.steer.rollout(sid, 3, *values)
     assert video.endswith(".webm") and open(video, "rb").read(4) == b"\x1a\x45\xdf\xa3"
     assert len(service.sessions.get(sid).steering.frames) == 5
-    assert service.steer_reset(sid)[2:] == tuple(values)
+    assert service.steer.reset(sid)[2:] == tuple(values)
     with pytest.raises(UserError, match="at most 12 frames"):
-        service.steer_rollout(sid, 8, *values)
+        service.steer.rollout(sid, 8, *values)
     with pytest.raises(UserError, match="between 1 and"):
-        service.steer_rollout(sid, 0, *values)
+        service.steer.rollout(sid, 0, *values)
 
 
 def test_controllability_of_the_inferred_action_is_measured(service, sid):
     add(service, sid, "translate.webm")
-    service.steer_start(sid, "c1", 0)
-    readout = service.steer_map(sid, "clip", "pca", 0, 0, 0, 0, 0)[2]
+    service.steer.start(sid, "c1", 0)
+    readout = service.steer.locate(sid, "clip", "pca", 0, 0, 0, 0, 0)[2]
     cosine = float(readout.split("(cosine ")[1].split(")")[0])
     assert -1 <= cosine <= 1
 
@@ -243,11 +243,11 @@ def test_controllability_of_the_inferred_action_is_measured(service, sid):
 
 def test_pick_by_drop_and_transfer(service, sid):
     add(service, sid, "pair_motion.webm", "pair_appearance.webm")
-    zone, value = service.pick(sid, "c1", role="motion")
+    zone, value = service.library.pick(sid, "c1", role="motion")
     assert value == "c1" and 'data-drop-role="motion"' in zone and 'data-clip-id="c1"' in zone
     with pytest.raises(UserError, match="Unknown role"):
-        service.pick(sid, "c1", role="elsewhere")
-    video, status = service.transfer(sid, "c1", "c2", 0.5)
+        service.library.pick(sid, "c1", role="elsewhere")
+    video, status = service.transfer.run(sid, "c1", "c2", 0.5)
     assert video.endswith(".webm") and "×0.5" in status
     capture = cv2.VideoCapture(video)
     assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 3 * 64 + 2 * 2
@@ -255,33 +255,33 @@ def test_pick_by_drop_and_transfer(service, sid):
 
 
 def test_a_file_dropped_on_a_zone_is_added_and_picked(service, sid):
-    html, status, zone, value = service.add_and_pick(sid, str(service.assets / "rotate.webm"), role="appearance")
+    html, status, zone, value = service.library.add_and_pick(sid, str(service.assets / "rotate.webm"), role="appearance")
     assert value == "c1" and "Added rotate" in status and 'data-drop-role="appearance"' in zone
 
 
 def test_rebind(service, sid):
     add(service, sid, "translate.webm", "camera.webm")
-    video, status = service.rebind(sid, "c1", "c2")
+    video, status = service.rebind.run(sid, "c1", "c2")
     assert video.endswith(".webm") and "Structure of translate" in status
 
 
 def test_plan_from_a_clip_frame_or_an_image(service, sid):
     add(service, sid, "translate.webm", "rotate.webm")
-    video, figure, status, actions = service.plan(sid, "c1", 0, "c1", 3, None, 2, "clip", "pca")
+    video, figure, status, actions = service.plan.run(sid, "c1", 0, "c1", 3, None, 2, "clip", "pca")
     assert video.endswith(".webm") and "after 2 planned actions" in status and np.shape(actions) == (2, 8)
     assert "closer)" in status and status.startswith("**The plan")
-    plot = service.plan_figure(sid)
+    plot = service.plan.figure(sid)
     assert [trace.name for trace in plot.data] == [f"direction {i}" for i in range(1, 6)] and len(plot.data[0].x) == 2
     assert len(next(t for t in figure.data if t.name == "plan").x) == 2
     goal = np.zeros((40, 30, 4), np.uint8)
-    assert "after 1 planned actions" in service.plan(sid, "c1", 0, None, 0, goal, 1)[2]
+    assert "after 1 planned actions" in service.plan.run(sid, "c1", 0, None, 0, goal, 1)[2]
 
 
 def test_plan_says_when_planning_is_unavailable(service, sid, monkeypatch):
     add(service, sid, "translate.webm")
     monkeypatch.setattr(planning, "available", lambda: "Planning is unavailable (ImportError: nope).")
     with pytest.raises(UserError, match="Planning is unavailable"):
-        service.plan(sid, "c1", 0, "c1", 3, None, 2)
+        service.plan.run(sid, "c1", 0, "c1", 3, None, 2)
 
 
 # ------------------------------------------------------------ sessions
@@ -292,19 +292,19 @@ def test_sessions_do_not_share_anything(service):
     alice, bob = service.attach("alice", None), service.attach("bob", None)
     add(service, "alice", "translate.webm")
     add(service, "api", "rotate.webm")
-    assert service.list_clips("bob") == []
+    assert service.library.list_clips("bob") == []
     with pytest.raises(UserError, match="no clip"):
-        service.transfer("bob", "c1", "c1")
-    service.steer_start("alice", "c1", 0)
+        service.transfer.run("bob", "c1", "c1")
+    service.steer.start("alice", "c1", 0)
     with pytest.raises(UserError, match="start frame first"):
-        service.steer_step("bob", 0, 0, 0, 0, 0)
+        service.steer.step("bob", 0, 0, 0, 0, 0)
     for page in ("alice", "bob", "api"):
         service.close_session(page)
     assert service.attach("alice-again", alice) == alice and service.attach("bob-again", bob) == bob
-    assert [c["name"] for c in service.list_clips("alice-again")] == ["translate"]  # kept on disk for her return
+    assert [c["name"] for c in service.library.list_clips("alice-again")] == ["translate"]  # kept on disk for her return
     assert service.sessions.get("alice-again").steering is not None
-    assert service.list_clips("bob-again") == []
-    assert service.list_clips("api") == []  # a page without a key could never come back: nothing kept
+    assert service.library.list_clips("bob-again") == []
+    assert service.library.list_clips("api") == []  # a page without a key could never come back: nothing kept
     for page in ("alice-again", "bob-again", "api"):
         service.close_session(page)
 
@@ -327,9 +327,9 @@ def test_idle_sessions_are_freed_in_the_background(model_dir, clips, tmp_path):
 def test_a_new_page_starts_with_the_demo_clips_and_useful_picks(service, sid, monkeypatch):
     monkeypatch.setattr(service, "demo", ("translate.webm", "pair_motion.webm", "pair_appearance.webm", "missing.webm"))
     monkeypatch.setattr(service, "_demo_clips", {})
-    gallery_html, status, card, quality, *rest = service.start(sid)
+    gallery_html, status, card, quality, *rest = service.library.start(sid)
     pickers, zones, (figure, note, strips) = rest[:9], rest[9:13], rest[13:]
-    assert [c["name"] for c in service.list_clips(sid)] == ["translate", "pair_motion", "pair_appearance"]
+    assert [c["name"] for c in service.library.list_clips(sid)] == ["translate", "pair_motion", "pair_appearance"]
     assert "Started with 3 example clips" in status and gallery_html.count("data-clip-id=") == 3
     assert "**Quality**: not evaluated" in card and quality.startswith("Model quality: not evaluated")
     picks = dict(zip(PICKS, [p.value for p in pickers]))
@@ -337,63 +337,63 @@ def test_a_new_page_starts_with_the_demo_clips_and_useful_picks(service, sid, mo
     assert (picks["motion"], picks["appearance"]) == ("c2", "c3") and 'data-clip-id="c2"' in zones[0]
     assert sum(len(t.x) for t in figure.data if t.name in ("translate", "pair_motion", "pair_appearance")) == 15
     assert strips.count("<img data-clip-index=") == 3
-    service.remove_clip(sid, "c3")
-    assert len(service.start(sid)[0].split("data-clip-id=")) == 3  # a reload does not add them again
+    service.library.remove_clip(sid, "c3")
+    assert len(service.library.start(sid)[0].split("data-clip-id=")) == 3  # a reload does not add them again
 
 
 def test_removing_a_clip_clears_it_from_every_view(service, sid):
     add(service, sid, "translate.webm", "rotate.webm")
     picks = ["c2", "c2", "c1", "c2", "c1", "c2", "c1", "c2", "c1"]
-    service.remove_clip(sid, "c2")
-    gallery_html, *rest = service.views(sid, *picks)
+    service.library.remove_clip(sid, "c2")
+    gallery_html, *rest = service.library.views(sid, *picks)
     pickers, zones, strips, frames = rest[:9], rest[9:13], rest[13], rest[14:]
     assert 'data-clip-id="c2"' not in gallery_html + "".join(zones) + strips
     assert all(p.options == [("translate (c1)", "c1")] for p in pickers)
     assert [p.value for p in pickers] == [None if v == "c2" else KEEP for v in picks]
     assert 'data-clip-id="c1"' in zones[1] and "Drag a clip" in zones[0]
     assert list(frames) == [None, None, None]  # the chosen transition's clip is gone
-    assert list(service.views(sid, *["c1"] * 9)[-3:]) == [KEEP, KEEP, KEEP]
+    assert list(service.library.views(sid, *["c1"] * 9)[-3:]) == [KEEP, KEEP, KEEP]
 
 
 def test_clicking_a_map_point_chooses_its_transition_and_steering_start(service, sid):
     add(service, sid, "translate.webm", "rotate.webm")
-    figure, _ = service.action_map(sid, "clip", "pca")
+    figure, _ = service.map.action_map(sid, "clip", "pca")
     row, version, clip_index, t = figure.data[1].customdata[2]
-    clip, t_range, frame_t, frame_next, predicted, figure, _, steer_clip, frame_range = service.select_point(
+    clip, t_range, frame_t, frame_next, predicted, figure, _, steer_clip, frame_range = service.map.select_point(
         sid, row, version, "clip", "pca")
     assert (clip, steer_clip, t_range, frame_range) == ("c2", "c2", Range(4, 2), Range(5, 2)) and (clip_index, t) == (1, 2)
     assert np.array_equal(frame_t, service.sessions.get(sid).library.get("c2").frames[2]) and predicted.shape == (64, 64, 3)
     assert "chosen transition" in [trace.name for trace in figure.data]
-    service.remove_clip(sid, "c1")
+    service.library.remove_clip(sid, "c1")
     with pytest.raises(UserError, match="library changed"):
-        service.select_point(sid, row, version)
+        service.map.select_point(sid, row, version)
 
 
 def test_auto_keeps_the_layout_the_user_is_using(service, sid):
     UMAP_GATE.set()
     add(service, sid, "translate.webm", "rotate.webm")
-    service.action_map(sid, "clip", "auto")
+    service.map.action_map(sid, "clip", "auto")
     service.sessions.get(sid).action_map.umap.result(10)
-    figure, _ = service.poll_map(sid, "clip", "auto")
+    figure, _ = service.map.poll_map(sid, "clip", "auto")
     assert figure.layout.xaxis.title.text == "UMAP 1"
     UMAP_GATE.clear()
     add(service, sid, "camera.webm")
-    figure, note = service.action_map(sid, "clip", "auto")
+    figure, note = service.map.action_map(sid, "clip", "auto")
     assert figure.layout.xaxis.title.text == "UMAP 1 (earlier layout)" and "placed among their neighbours" in note
-    service.transition(sid, "c1", 1, "clip", "auto")  # the user works with this layout
+    service.map.transition(sid, "c1", 1, "clip", "auto")  # the user works with this layout
     UMAP_GATE.set()
     service.sessions.get(sid).action_map.umap.result(10)
-    figure, note = service.poll_map(sid, "clip", "auto")
+    figure, note = service.map.poll_map(sid, "clip", "auto")
     assert figure.layout.xaxis.title.text == "UMAP 1 (earlier layout)" and note == NEW_LAYOUT  # the button shows
-    assert service.poll_map(sid, "clip", "auto") == (KEEP, KEEP)
-    figure, note = service.adopt_layout(sid, "clip", "auto")
+    assert service.map.poll_map(sid, "clip", "auto") == (KEEP, KEEP)
+    figure, note = service.map.adopt_layout(sid, "clip", "auto")
     assert figure.layout.xaxis.title.text == "UMAP 1" and note == ""
 
 
 def test_steering_strip_shows_each_direction(service, sid):
     add(service, sid, "translate.webm", "rotate.webm")
-    service.steer_start(sid, "c1", 1)
-    strip = service.steer_strip(sid)
+    service.steer.start(sid, "c1", 1)
+    strip = service.steer.strip(sid)
     assert strip.shape == (5 * 64 + 4 * 2, 3 * 64 + 2 * 2, 3) and strip.dtype == np.uint8
     left, middle = strip[:64, :64].astype(int), strip[:64, 66:130].astype(int)
     assert np.abs(left - middle).mean() > 0  # -2 σ along direction 1 differs from 0 σ
@@ -403,32 +403,32 @@ def test_letterbox_or_crop_is_chosen_and_said_on_the_card(service, sid, tmp_path
     frames = np.zeros((4, 48, 64, 3), np.uint8)
     frames[:, :, :8] = 255  # a white band at the left edge: kept by letterbox, cut by crop
     path = write_video(frames, tmp_path / "wide.webm", fps=4)
-    gallery_html, _ = service.add_files(sid, [str(path)], "letterbox")
+    gallery_html, _ = service.library.add_files(sid, [str(path)], "letterbox")
     assert "4:3, letterboxed" in gallery_html
-    service.add_files(sid, [str(path)], "crop")
+    service.library.add_files(sid, [str(path)], "crop")
     boxed, cropped = (service.sessions.get(sid).library.get(c).frames[0] for c in ("c1", "c2"))
     assert boxed[:8].max() < 40 and boxed[32, :4].mean() > 200  # black bars above, the band kept
     assert cropped[32, :4].mean() < 40
-    assert "centre-cropped (25% of the width not shown)" in service.library(sid)
+    assert "centre-cropped (25% of the width not shown)" in service.library.gallery(sid)
     with pytest.raises(UserError, match="Fit must be one of"):
-        service.add_files(sid, [str(path)], "stretch")
+        service.library.add_files(sid, [str(path)], "stretch")
 
 
 def test_play_binds_cluster_centres_to_keys_and_steps_the_run(service, sid):
     add(service, sid, "translate.webm", "rotate.webm")
     with pytest.raises(UserError, match="start frame first"):
-        service.play_setup(sid, 3)
-    service.steer_start(sid, "c1", 1)
-    panel, status = service.play_setup(sid, 3)
+        service.play.setup(sid, 3)
+    service.steer.start(sid, "c1", 1)
+    panel, status = service.play.setup(sid, 3)
     token = re.search(r'data-play-token="([^"]+)"', panel).group(1)
     assert panel.count("data-play-key=") == 3 and "3 keys bound" in status and "↑ / W / 1" in panel
     steering = service.sessions.get(sid).steering
     assert steering.keys.centres.shape == (3, 8)
-    first = service.play_key(token, "ArrowUp")
+    first = service.play.key(token, "ArrowUp")
     assert first["frames"] == 2 and first["frame"].startswith("data:image/png;base64,")
-    assert service.play_key(token, "w")["frames"] == 3 and service.play_key(token, "3")["frames"] == 4
+    assert service.play.key(token, "w")["frames"] == 3 and service.play.key(token, "3")["frames"] == 4
     assert len(steering.frames) == 4  # the played frames joined the steering run
-    assert "No action is bound" in service.play_key(token, "9")["error"]
-    assert "has ended" in service.play_key("not-a-token", "w")["error"]
-    service.steer_start(sid, "c1", 0)
-    assert "changed" in service.play_key(token, "w")["error"]
+    assert "No action is bound" in service.play.key(token, "9")["error"]
+    assert "has ended" in service.play.key("not-a-token", "w")["error"]
+    service.steer.start(sid, "c1", 0)
+    assert "changed" in service.play.key(token, "w")["error"]

@@ -36,28 +36,28 @@ def test_a_restarted_app_gives_the_same_browser_its_session_back(setup, tmp_path
     before = explorer(setup, tmp_path)
     try:
         key = before.attach("page-1", None)
-        before.add_example("page-1", "motion.webm")
-        before.add_example("page-1", "look.webm")
-        before.load_model("page-1", str(second))
-        before.pick("page-1", "c2", "motion")
-        before.steer_start("page-1", "c1", 2)
-        before.steer_step("page-1", 0.5, 0, 0, 0, 0)
+        before.library.add_example("page-1", "motion.webm")
+        before.library.add_example("page-1", "look.webm")
+        before.model.load("page-1", str(second))
+        before.library.pick("page-1", "c2", "motion")
+        before.steer.start("page-1", "c1", 2)
+        before.steer.step("page-1", 0.5, 0, 0, 0, 0)
         steered = [f.copy() for f in before.sessions.get("page-1").steering.frames]
-        clips = before.list_clips("page-1")
+        clips = before.library.list_clips("page-1")
     finally:
         before.close()
     after = explorer(setup, tmp_path)
     try:
         assert after.attach("page-2", key) == key
-        assert after.list_clips("page-2") == clips and [c["name"] for c in clips] == ["motion", "look"]
+        assert after.library.list_clips("page-2") == clips and [c["name"] for c in clips] == ["motion", "look"]
         session = after.sessions.get("page-2")
         assert session.picks == {"motion": "c2"} and session.model_key == str(second.resolve())
-        assert "**Model** `" + str(second) in after.model_info("page-2")
+        assert "**Model** `" + str(second) in after.model.info("page-2")
         assert len(session.steering.frames) == 2 and all(np.array_equal(a, b) for a, b in zip(steered, session.steering.frames))
-        frame, _ = after.steer_step("page-2", 0, 0, 0, 0, 0)
+        frame, _ = after.steer.step("page-2", 0, 0, 0, 0, 0)
         assert frame.shape == steered[0].shape and len(session.steering.frames) == 3
-        after.add_example("page-2", "motion.webm")
-        assert [c["id"] for c in after.list_clips("page-2")] == ["c1", "c2", "c3"]
+        after.library.add_example("page-2", "motion.webm")
+        assert [c["id"] for c in after.library.list_clips("page-2")] == ["c1", "c2", "c3"]
     finally:
         after.close()
 
@@ -66,17 +66,17 @@ def test_forged_foreign_and_expired_keys_get_a_fresh_session(setup, tmp_path):
     svc = explorer(setup, tmp_path, session_idle_s=60)
     try:
         key = svc.attach("owner", None)
-        svc.add_example("owner", "motion.webm")
+        svc.library.add_example("owner", "motion.webm")
         token, signature = key.split(".")
         for forged in (f"{token}.{'0' * len(signature)}", f"x{token}.{signature}", "../../etc", 42, {"key": key}):
             fresh = svc.attach("visitor", forged)
             assert fresh != key and svc.sessions.valid(fresh)
-            assert svc.list_clips("visitor") == []
+            assert svc.library.list_clips("visitor") == []
         state = svc.sessions.get("owner").state_dir / "state.json"
         svc.close_session("owner")
         old = time.time() - 120
         os.utime(state, (old, old))
-        assert svc.attach("owner-again", key) != key and svc.list_clips("owner-again") == []
+        assert svc.attach("owner-again", key) != key and svc.library.list_clips("owner-again") == []
         svc.sessions.expire()
         assert not state.exists()
     finally:
@@ -89,15 +89,15 @@ def test_disk_use_is_capped_and_the_longest_idle_go_first(setup, tmp_path):
         pages = ["oldest", "middle", "newest"]
         for page in pages:
             svc.attach(page, None)
-            svc.add_example(page, "motion.webm")
+            svc.library.add_example(page, "motion.webm")
             time.sleep(0.05)
         directories = {p: svc.sessions.get(p).directory for p in pages}
         per_session = sum(f.stat().st_size for f in (directories["oldest"] / STATE_DIR).rglob("*") if f.is_file())
         svc.sessions.total_bytes = int(3.5 * per_session)
-        svc.add_example("middle", "look.webm")
+        svc.library.add_example("middle", "look.webm")
         assert not directories["oldest"].exists() and directories["newest"].exists() and directories["middle"].exists()
         svc.sessions.session_bytes = 1
-        svc.add_example("newest", "look.webm")
+        svc.library.add_example("newest", "look.webm")
         assert len(list((directories["newest"] / STATE_DIR / "clips").glob("*.npz"))) == 1
     finally:
         svc.close()

@@ -35,7 +35,7 @@ def test_public_refusals_are_one_sentence_and_fast(public, tmp_path):
     for source in sources:
         start = time.perf_counter()
         with pytest.raises(UserError) as error:
-            public.load_model("visitor", source)
+            public.model.load("visitor", source)
         assert time.perf_counter() - start < 1.0, source
         messages.add(str(error.value))
     assert messages == {public.models.policy.refusal()}
@@ -44,10 +44,10 @@ def test_public_refusals_are_one_sentence_and_fast(public, tmp_path):
 
 def test_public_loads_default_bundled_listed_and_shows_no_paths(public, models):
     served, listed = models
-    card = public.load_model("visitor", "listed")
+    card = public.model.load("visitor", "listed")
     assert "**Model** `listed`" in card and str(listed) not in card
     assert public.models.get(public.sessions.get("visitor").model_key).key == str(listed.resolve())
-    card = public.load_model("visitor", "")
+    card = public.model.load("visitor", "")
     assert "**Model** `served`" in card and str(served) not in card and "/" not in card.split("·")[0]
 
 
@@ -56,14 +56,14 @@ def test_public_repo_ids_are_hub_only_and_their_errors_name_no_path(public, monk
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "passwd").write_text("x")
     with pytest.raises(UserError, match="Could not load the model `etc/passwd`: etc/passwd: HF_HUB_OFFLINE is set") as error:
-        public.load_model("visitor", "etc/passwd")
+        public.model.load("visitor", "etc/passwd")
     assert str(tmp_path) not in str(error.value)
 
 
 def test_an_unavailable_hub_model_gets_advice_that_fits_the_mode(public, models, tmp_path):
     served, _ = models
     with pytest.raises(UserError) as error:
-        public.load_model("visitor", "owner/not-cached")
+        public.model.load("visitor", "owner/not-cached")
     assert str(error.value) == (
         "Could not load the model `owner/not-cached`: owner/not-cached: HF_HUB_OFFLINE is set and the files are not "
         "in the local cache. Try again later, or choose another model: the default (leave the box empty), `bundled`, "
@@ -71,7 +71,7 @@ def test_an_unavailable_hub_model_gets_advice_that_fits_the_mode(public, models,
     local = Explorer(sources=SourcePolicy(str(served), public=False, listed=[]), embedder=None, root=tmp_path)
     try:
         with pytest.raises(UserError) as error:
-            local.load_model("me", "owner/not-cached")
+            local.model.load("me", "owner/not-cached")
     finally:
         local.close()
     assert str(error.value).endswith("(`hf download owner/not-cached`) and copy the cache, or pass a local directory or .pt file.")

@@ -1,0 +1,29 @@
+"""A page's first view: the browser's session attached (or a new one with the demo library),
+every view filled, the map drawn and a steering run started."""
+from __future__ import annotations
+
+import gradio as gr
+
+from explorer.ui import steer
+from explorer.ui.common import QUIET, Page, bind
+from explorer.ui.library import pickers, zones
+
+
+def wire(demo: gr.Blocks, page: Page) -> None:
+    svc = page.svc
+    browser_key = gr.BrowserState(None, storage_key="dila-session", secret=svc.sessions.browser_secret)
+    shown = demo.load(bind(svc.attach), browser_key, browser_key, **QUIET) \
+        .then(bind(svc.library.start), None,
+              [page.gallery, page.status, page.model_info, page.qualities[0], *pickers(page), *zones(page), page.plot,
+               page.map_note, page.bridge], **QUIET)
+    shown.then(bind(svc.model.quality_line, repeat=len(page.qualities) - 1), None, page.qualities[1:], **QUIET)
+    shown.then(bind(svc.library.clip_range), page.picks["steer"], page.steer_frame, **QUIET) \
+        .then(**steer.starting(page), **QUIET).success(**steer.showing_strip(page)).success(**steer.locating(page))
+    shown.then(bind(svc.library.list_clips), None, page.clips_json, **QUIET)
+    shown.then(bind(svc.library.clip_range, transitions=True), page.picks["map"], page.map_t, **QUIET)
+    demo.load(bind(svc.model.info), None, page.model_info, api_name="model_info")
+
+    def close_session(request: gr.Request):
+        svc.close_session(request.session_hash)
+
+    demo.unload(close_session)

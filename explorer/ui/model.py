@@ -1,0 +1,23 @@
+"""The Model tab: the model's card, and loading another model."""
+from __future__ import annotations
+
+import gradio as gr
+
+from explorer.ui import library
+from explorer.ui.common import QUIET, Page, bind, failed
+
+TITLE = "Model"
+
+
+def layout(page: Page) -> None:
+    page.model_info = gr.Markdown()
+    page.source = gr.Textbox(label="Model source", placeholder=page.svc.models.policy.placeholder())
+    page.load = gr.Button("Load")
+
+
+def wire(page: Page) -> None:
+    model = page.svc.model
+    loaded = page.load.click(bind(model.load), page.source, page.model_info, api_name="load_model")
+    loaded.failure(**failed(page.status))
+    library.refresh(page, loaded.then(bind(model.quality_line, repeat=len(page.qualities)), None, page.qualities,
+                                      **QUIET))
