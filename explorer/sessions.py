@@ -31,6 +31,7 @@ from explorer.steer import Steering
 KEEP_OUTPUTS = 2
 ENV_STATE_DIR = "DILA_STATE_DIR"
 STATE_DIR = "state"
+UNSAVED_GRACE_S = 30.0
 
 
 @dataclass
@@ -90,6 +91,7 @@ class SessionStore:
         self._seen: dict[str, float] = {}
         self._aliases: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._sweep(live=set())
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -143,7 +145,6 @@ class SessionStore:
                 directory = self._directory(key)
                 if self._expired(directory):
                     shutil.rmtree(directory, ignore_errors=True)
-                directory.mkdir(parents=True, exist_ok=True)
                 session = self._create(key, directory, self.outputs_root / directory.name)
                 self._sessions[key] = session
                 while len(self._sessions) > self.max_sessions:
@@ -176,14 +177,18 @@ class SessionStore:
         _close([(session, False)] if session else [])
 
     def expire(self) -> list[str]:
+        """Free idle sessions, and delete saved state that expired or folders that hold none."""
         with self._lock:
             stale = self._take_stale()
             live = {s.directory for s in self._sessions.values()}
-        for directory in self.root.iterdir():
-            if directory.is_dir() and directory not in live and self._expired(directory):
-                shutil.rmtree(directory, ignore_errors=True)
+        self._sweep(live)
         _close([(s, True) for s in stale])
         return [s.id for s in stale]
+
+    def _sweep(self, live: set[Path]) -> None:
+        for directory in self.root.iterdir():
+            if directory.is_dir() and directory not in live and (self._expired(directory) or _unsaved(directory)):
+                shutil.rmtree(directory, ignore_errors=True)
 
     def close(self) -> None:
         """Free every session's memory; their saved state stays for the next start."""
@@ -224,6 +229,16 @@ class SessionStore:
         for sid in stale:
             self._seen.pop(sid)
         return [self._sessions.pop(sid) for sid in stale if sid in self._sessions]
+
+
+def _unsaved(directory: Path) -> bool:
+    """A session folder without saved state (left by a crash or an older version), old enough
+    that no save can be under way in it."""
+    try:
+        age = time.time() - directory.stat().st_mtime
+    except OSError:
+        return False
+    return age > UNSAVED_GRACE_S and not (directory / STATE_DIR / persist.STATE).exists()
 
 
 def _secret(root: Path) -> bytes:

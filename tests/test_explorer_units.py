@@ -200,6 +200,8 @@ def test_sessions_beyond_the_maximum_evict_the_least_recent(tmp_path):
     sessions.get("1")
     sessions.get("3")
     assert "2" not in sessions and "1" in sessions and len(sessions) == 2
+    first.state_dir.mkdir(parents=True)
+    (first.state_dir / "state.json").write_text("{}")
     sessions.drop("1")
     assert "1" not in sessions and first.directory.exists()
 
