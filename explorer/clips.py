@@ -22,7 +22,13 @@ class Clip:
     note: str = ""  # what decoding had to leave out, in words
 
     def card(self, draggable: bool = True) -> str:
-        return card(self.id, self.name, len(self.frames), self.frames[0], draggable, self.shape_note())
+        return card(self.id, self.name, len(self.frames), self.thumbnail(), draggable, self.shape_note())
+
+    def thumbnail(self) -> np.ndarray:
+        """The frame that shows most of the clip: the one with the most contrast (a first frame
+        faded in from black, or blank, is passed over)."""
+        spread = self.frames.reshape(len(self.frames), -1).std(axis=1)
+        return self.frames[int(np.argmax(spread))]
 
     def shape_note(self) -> str:
         """How the source's shape was fitted to the model's square frames, in words."""

@@ -63,11 +63,12 @@ def _save_steering(session, directory: Path, room: int) -> dict | None:
         path = folder / f"{index}.npz"
         if not path.exists():
             _write_npz(path, frame=frame)
-    return {"frames": len(steering.frames), "base": steering.base.tolist(), "fps": steering.fps}
+    return {"frames": len(steering.frames), "base": steering.base.tolist(), "fps": steering.fps, "clip": steering.clip,
+            "start": steering.start}
 
 
 def load(directory: Path, max_clips: int) -> dict | None:
-    """The saved state (library rebuilt; steering as frames, base and fps), or None when there is
+    """The saved state (library rebuilt; steering as frames, base, fps, clip and start), or None when there is
     none or it cannot be read."""
     try:
         state = json.loads((directory / STATE).read_text())
@@ -84,7 +85,8 @@ def load(directory: Path, max_clips: int) -> dict | None:
             for index in range(int(steering["frames"])):
                 with np.load(directory / STEER / f"{index}.npz", allow_pickle=False) as data:
                     frames.append(data["frame"])
-            steering = {"frames": frames, "base": np.asarray(steering["base"], np.float32), "fps": float(steering["fps"])}
+            steering = {"frames": frames, "base": np.asarray(steering["base"], np.float32), "fps": float(steering["fps"]),
+                        "clip": str(steering.get("clip", "")), "start": int(steering.get("start", 0))}
         picks = {str(k): str(v) for k, v in dict(state.get("picks") or {}).items()}
         return {"library": library, "model": str(state["model"]), "picks": picks,
                 "started": bool(state.get("started")), "steering": steering}

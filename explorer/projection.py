@@ -164,6 +164,8 @@ def build_map(version: int, actions: np.ndarray, clip_index: np.ndarray, times: 
     placed on it (`interim`) until their own fit is ready."""
     pca = fit_pca(actions)
     result = ActionMap(version, actions, clip_index, times, pca, pca.project(actions)[:, :2])
+    # A layout in use (clicked or steered on, or a UMAP layout on screen) stays until the user asks for the new one.
+    result.touched = previous is not None and (previous.touched or previous.shown in ("umap", "interim"))
     if previous is not None and previous.shown in ("umap", "interim"):
         result.interim = place(actions, previous.actions, previous.points(previous.shown)).astype(np.float32)
     if embedder is None:

@@ -29,6 +29,8 @@ class Steering:
     frames: list[np.ndarray]  # committed frames; the first is the start frame
     base: np.ndarray  # the inferred action that "reset" comes back to
     fps: float
+    clip: str = ""  # the clip it started in
+    start: int = 0  # the frame of that clip it started after
     keys: object = None  # explorer.play.PlayKeys once play is set up for this run
 
     @property
@@ -36,12 +38,12 @@ class Steering:
         return self.frames[-1]
 
 
-def begin(pipeline, frames: np.ndarray, actions: np.ndarray, index: int, fps: float) -> Steering:
+def begin(pipeline, frames: np.ndarray, actions: np.ndarray, index: int, fps: float, clip: str = "") -> Steering:
     """Start after frame `index` of a clip, its earlier frames as context; the action to reset
     to is the clip's own next transition (its last one at the last frame)."""
     state = compute(pipeline.start, frames[: index + 1])
     base = actions[min(index, len(actions) - 1)].astype(np.float32)
-    return Steering(state, [frames[index]], base, fps)
+    return Steering(state, [frames[index]], base, fps, clip, index)
 
 
 def preview(pipeline, steering: Steering, action: np.ndarray) -> np.ndarray:

@@ -432,3 +432,70 @@ def test_play_binds_cluster_centres_to_keys_and_steps_the_run(service, sid):
     assert "has ended" in service.play.key("not-a-token", "w")["error"]
     service.steer.start(sid, "c1", 0)
     assert "changed" in service.play.key(token, "w")["error"]
+
+
+# ------------------------------------------------------------ paths that broke
+
+
+def test_an_upload_keeps_the_pca_layout_in_use_until_the_user_asks(service, sid):
+    UMAP_GATE.clear()
+    add(service, sid, "translate.webm", "rotate.webm")
+    service.map.action_map(sid, "clip", "auto")
+    service.steer.start(sid, "c1", 0)
+    service.steer.locate(sid, "clip", "auto", 0, 0, 0, 0, 0)  # steering on the PCA map: the user uses it
+    UMAP_GATE.set()
+    service.sessions.get(sid).action_map.umap.result(10)
+    figure, note = service.map.poll_map(sid, "clip", "auto")
+    assert figure.layout.xaxis.title.text.startswith("direction 1 (") and note == NEW_LAYOUT
+    add(service, sid, "camera.webm")
+    service.map.action_map(sid, "clip", "auto")
+    service.sessions.get(sid).action_map.umap.result(10)
+    figure, note = service.map.poll_map(sid, "clip", "auto")
+    assert figure.layout.xaxis.title.text.startswith("direction 1 (") and note == NEW_LAYOUT  # not UMAP by itself
+
+
+def test_the_steering_run_comes_back_with_its_clip_and_frame(service, sid):
+    key = service.attach(sid, None)
+    add(service, sid, "translate.webm", "rotate.webm")
+    service.steer.start(sid, "c2", 2)
+    service.steer.step(sid, 0.5, 0, 0, 0, 0)
+    frames = [f.copy() for f in service.sessions.get(sid).steering.frames]
+    service.close_session(sid)  # a reload: the page comes back with the browser's key
+    again = f"{sid}-again"
+    assert service.attach(again, key) == key
+    clip, frame, current, preview, readout, *values = service.steer.resume(again, "c1")
+    assert (clip, frame) == ("c2", Range(5, 2)) and np.array_equal(current, frames[-1])
+    assert len(service.sessions.get(again).steering.frames) == 2 and len(values) == 5
+    service.close_session(again)
+    fresh = f"{sid}-fresh"
+    add(service, fresh, "translate.webm")
+    assert service.steer.resume(fresh, "c1")[:2] == ("c1", Range(5, 0))  # no run yet: a new one at frame 0
+    service.close_session(fresh)
+
+
+def test_plan_defaults_aim_at_the_clips_last_frame_and_keep_the_map_note_out(service, sid):
+    add(service, sid, "translate.webm")
+    assert service.library.clip_range(sid, "c1", at_end=True) == Range(5, 5)
+    UMAP_GATE.clear()
+    service.map.action_map(sid, "clip", "auto")  # UMAP computing: the map has a note
+    status = service.plan.run(sid, "c1", 0, "c1", 5, None, 2, "clip", "auto")[2]
+    UMAP_GATE.set()
+    assert status.startswith("**The plan") and "UMAP" not in status
+
+
+def test_the_status_counts_only_the_example_clips_it_added(service, sid, monkeypatch):
+    monkeypatch.setattr(service, "demo", ("translate.webm", "rotate.webm"))
+    monkeypatch.setattr(service, "_demo_clips", {})
+    assert "Started with 2 example clips" in service.library.start(sid)[1]
+    add(service, sid, "camera.webm", "pair_motion.webm")
+    status = service.library.start(sid)[1]  # a reload
+    assert "example" not in status and "4 clips" in status
+
+
+def test_a_clip_faded_in_from_black_gets_a_frame_with_content_as_thumbnail():
+    from explorer.clips import Clip
+
+    frames = np.zeros((4, 8, 8, 3), np.uint8)
+    frames[1:, 2:6, 2:6] = 200
+    clip = Clip("c1", "fade", frames, 8.0, np.zeros((3, 2), np.float32))
+    assert clip.thumbnail().max() == 200

@@ -98,9 +98,9 @@ class Core:
             model = self.models.get()
         session.model_key = model.key
         if saved["steering"] and saved["steering"]["frames"][0].shape[0] == model.pipeline.image_size:
-            frames = saved["steering"]["frames"]
-            state = compute(model.pipeline.start, np.stack(frames))
-            session.steering = Steering(state, frames, saved["steering"]["base"], saved["steering"]["fps"])
+            run = saved["steering"]
+            state = compute(model.pipeline.start, np.stack(run["frames"]))
+            session.steering = Steering(state, run["frames"], run["base"], run["fps"], run["clip"], run["start"])
         return session
 
     @contextmanager

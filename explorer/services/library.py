@@ -24,9 +24,11 @@ class LibraryService:
         card, quality line, each picker (PICKS order) with a useful first pick, each drop zone,
         map figure, map note, map frames)."""
         with self.core.session(sid) as (session, model):
+            examples = []
             if not session.started:
                 session.started = True
-                for clip in self.core.demo_clips(model) if not len(session.library) else []:
+                examples = self.core.demo_clips(model) if not len(session.library) else []
+                for clip in examples:
                     session.library.add(clip.name, clip.frames, clip.fps, clip.actions, clip.source, clip.fit, clip.aspect)
             clips = [c.id for c in session.library]
             first = {name: clips[0] if clips else None for name in PICKS}
@@ -36,8 +38,7 @@ class LibraryService:
             first.update(structure=first["appearance"], content=first["motion"])
             first.update({role: c for role, c in session.picks.items() if role in first and c in clips})
             options = session.library.options()
-            status = (f"Started with {len(clips)} example clips: click a point on the map, or steer from a frame."
-                      if clips else "")
+            status = _welcome(len(examples), len(clips))
             zones = [self._zone(session, role, first[role]) for role in gallery.ROLES]
             figure, note = self.map.figure(session, "clip", "auto")
             return (_gallery(session), status, self.core.card(model), self.core.quality(model).line(),
@@ -103,13 +104,14 @@ class LibraryService:
         with self.core.session(sid) as (session, _):
             return Choices(session.library.options())
 
-    def clip_range(self, sid: str, clip_id: str | None, transitions: bool = False) -> Range:
-        """Bounds for a frame (or, with `transitions`, a transition) index into the clip."""
+    def clip_range(self, sid: str, clip_id: str | None, transitions: bool = False, at_end: bool = False) -> Range:
+        """Bounds for a frame (or, with `transitions`, a transition) index into the clip, at its
+        first one (or, with `at_end`, its last)."""
         with self.core.session(sid) as (session, _):
             if not clip_id:
                 return Range(0, 0)
-            count = len(session.library.get(clip_id).frames) - (2 if transitions else 1)
-            return Range(max(count, 0), 0)
+            last = max(len(session.library.get(clip_id).frames) - (2 if transitions else 1), 0)
+            return Range(last, last if at_end else 0)
 
     def pick(self, sid: str, clip_id: str, role: str):
         """A clip dropped on (or chosen for) a role: (drop zone HTML, the picker's value)."""
@@ -140,6 +142,14 @@ class LibraryService:
         if not clip_id:
             return gallery.dropzone(role)
         return gallery.dropzone(role, session.library.get(clip_id).card(draggable=False))
+
+
+def _welcome(examples: int, clips: int) -> str:
+    if not clips:
+        return ""
+    if examples:
+        return f"Started with {examples} example clips: click a point on the map, or steer from a frame."
+    return f"Your library is back ({clips} clip{'s' if clips > 1 else ''}): click a point on the map, or steer from a frame."
 
 
 def _gallery(session: Session) -> str:

@@ -42,10 +42,10 @@ class PlanService:
             session.marks.path = result.actions
             rollout = np.concatenate([start[None], result.frames])
             video = write_clip(panels([np.repeat(goal[None], len(rollout), 0), rollout]), session.output("plan"), start_clip.fps)
-            figure, note = self.map.figure(session, color_by, method)
+            figure, _ = self.map.figure(session, color_by, method)
             tokens = [compute(model.pipeline.tokenize, frame[None]) for frame in (start, goal)]
             start_distance = float((tokens[0] - tokens[1]).pow(2).mean())
-            status = f"{words.plan_result(horizon, start_distance, result.cost)} Video: goal | plan. {note}".strip()
+            status = f"{words.plan_result(horizon, start_distance, result.cost)} Video: goal | plan."
             return video, figure, status, np.round(result.actions, 4).tolist()
 
     def figure(self, sid: str):

@@ -12,6 +12,7 @@ from explorer.services.core import Core, index
 from explorer.services.action_map import MapService
 from explorer.sessions import Session
 from explorer.steer import Steering
+from explorer.views import Range
 
 SLIDER_LIMIT = 5.0
 
@@ -26,8 +27,20 @@ class SteerService:
         with self.core.session(sid) as (session, model):
             clip = session.library.get(clip_id)
             frame = index(frame, len(clip.frames) - 1, "frame")
-            session.steering = steer.begin(model.pipeline, clip.frames, clip.actions, frame, clip.fps)
+            session.steering = steer.begin(model.pipeline, clip.frames, clip.actions, frame, clip.fps, clip.id)
             return (session.steering.current, *self._reset(session, model))
+
+    def resume(self, sid: str, clip_id: str | None):
+        """A page's first view: the session's steering run as it was (after a reload or a restart),
+        else a new one at the start of `clip_id`. Returns (its clip, its start frame as a Range,
+        current frame, preview of the inferred action, controllability, slider values...)."""
+        with self.core.session(sid) as (session, model):
+            steering = session.steering
+            if steering is None or steering.clip not in {c.id for c in session.library}:
+                self.start(sid, clip_id, 0)
+                steering = session.steering
+            frames = len(session.library.get(steering.clip).frames)
+            return (steering.clip, Range(frames - 1, steering.start), steering.current, *self._reset(session, model))
 
     def strip(self, sid: str) -> np.ndarray:
         """What each slider direction does from the current frame: rows = directions, columns =

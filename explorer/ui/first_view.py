@@ -1,5 +1,5 @@
 """A page's first view: the browser's session attached (or a new one with the demo library),
-every view filled, the map drawn and a steering run started."""
+every view filled, the map drawn and the steering run resumed (or started)."""
 from __future__ import annotations
 
 import gradio as gr
@@ -17,8 +17,11 @@ def wire(demo: gr.Blocks, page: Page) -> None:
               [page.gallery, page.status, page.model_info, page.qualities[0], *pickers(page), *zones(page), page.plot,
                page.map_note, page.bridge], **QUIET)
     shown.then(bind(svc.model.quality_line, repeat=len(page.qualities) - 1), None, page.qualities[1:], **QUIET)
-    shown.then(bind(svc.library.clip_range), page.picks["steer"], page.steer_frame, **QUIET) \
-        .then(**steer.starting(page), **QUIET).success(**steer.showing_strip(page)).success(**steer.locating(page))
+    shown.then(bind(svc.steer.resume), page.picks["steer"],
+               [page.picks["steer"], page.steer_frame, page.current, page.preview, page.readout, *page.sliders], **QUIET) \
+        .success(**steer.showing_strip(page)).success(**steer.locating(page))
+    shown.then(bind(svc.library.clip_range), page.picks["plan_start"], page.plan_start_frame, **QUIET)
+    shown.then(bind(svc.library.clip_range, at_end=True), page.picks["plan_goal"], page.plan_goal_frame, **QUIET)
     shown.then(bind(svc.library.list_clips), None, page.clips_json, **QUIET)
     shown.then(bind(svc.library.clip_range, transitions=True), page.picks["map"], page.map_t, **QUIET)
     demo.load(bind(svc.model.info), None, page.model_info, api_name="model_info")

@@ -32,8 +32,9 @@ def layout(page: Page) -> None:
 
 def wire(page: Page) -> None:
     svc = page.svc
-    for clip, frame in ((page.picks["plan_start"], page.plan_start_frame), (page.picks["plan_goal"], page.plan_goal_frame)):
-        clip.input(bind(svc.library.clip_range), clip, frame, **QUIET)
+    page.picks["plan_start"].input(bind(svc.library.clip_range), page.picks["plan_start"], page.plan_start_frame, **QUIET)
+    page.picks["plan_goal"].input(bind(svc.library.clip_range, at_end=True), page.picks["plan_goal"], page.plan_goal_frame,
+                                  **QUIET)
     inputs = [page.picks["plan_start"], page.plan_start_frame, page.picks["plan_goal"], page.plan_goal_frame,
               page.goal_image, page.horizon, *page.map_view]
     planned = page.plan.click(bind(svc.plan.run), inputs, [page.plan_video, page.plot, page.plan_note, page.plan_actions],
