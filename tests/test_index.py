@@ -229,3 +229,25 @@ def test_ray_with_two_workers_gives_the_single_process_rows(corpus, tmp_path):
     assert spread["counts"] == single["counts"]
     assert rows(tmp_path / "ray").equals(rows(tmp_path / "local"))
     assert errors(tmp_path / "ray").equals(errors(tmp_path / "local"))
+
+
+def test_the_demo_index_ships_complete():
+    from dila.index.demo import DEMO_INDEX
+
+    manifest = json.loads((DEMO_INDEX / "manifest.json").read_text())
+    table = pq.read_table(DEMO_INDEX / "data")
+    assert manifest["complete"] and manifest["source"]["root"] == "clips" and manifest["model"]["source"] == "bundled"
+    assert manifest["model"]["sha256"] == weights_sha256(_cached_pipeline(None)[0].model)
+    assert table.num_rows == manifest["counts"]["transitions"] and table.schema == transition_schema(16)
+    assert all((DEMO_INDEX / "clips" / source).is_file() for source in set(table.column("source").to_pylist()))
+
+
+def test_a_synthetic_index_of_any_size(tmp_path):
+    from dila.index.synthetic import make_synthetic_index
+
+    manifest = make_synthetic_index(tmp_path, transitions=1000, shard_rows=400)
+    table = pq.read_table(tmp_path / "data")
+    assert manifest["counts"]["transitions"] == table.num_rows == 1000 and manifest["counts"]["shards"] == 3
+    assert table.schema == transition_schema(16)
+    again = make_synthetic_index(tmp_path / "again", transitions=1000, shard_rows=400)
+    assert pq.read_table(tmp_path / "again" / "data").equals(table) and again["counts"] == manifest["counts"]

@@ -16,7 +16,8 @@ from dila.index.build import build_index
 from dila.index.config import IndexConfig
 from dila.video import write_video
 
-CLIPS_PER_KIND = 8
+DEMO_INDEX = Path(__file__).resolve().parents[2] / "assets" / "demo_index"
+CLIPS_PER_KIND = 12
 FRAMES = 24
 FPS = 8.0
 
@@ -44,7 +45,7 @@ def make_demo(out: str | Path, clips_per_kind: int = CLIPS_PER_KIND, frames: int
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m dila.index.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="assets/demo_index")
+    parser.add_argument("--out", type=Path, default=DEMO_INDEX, help="default: assets/demo_index")
     parser.add_argument("--clips-per-kind", type=int, default=CLIPS_PER_KIND)
     parser.add_argument("--frames", type=int, default=FRAMES)
     args = parser.parse_args(argv)
