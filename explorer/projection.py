@@ -1,13 +1,13 @@
 """Latent actions -> 2D: PCA at once, UMAP in the background; PCA directions for steering."""
 from __future__ import annotations
 
-import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from explorer.leftovers import OwnedFolder
 
 N_COMPONENTS = 5
 NEIGHBOURS = 5
@@ -91,8 +91,8 @@ def worker_fit(worker, timeout: float) -> Callable[[np.ndarray], np.ndarray]:
     """A UMAP fit that runs in `worker` (an `explorer.worker.Worker`)."""
 
     def fit(actions: np.ndarray) -> np.ndarray:
-        with tempfile.TemporaryDirectory(prefix="dila-umap-") as tmp:
-            path = Path(tmp) / "actions.npy"
+        with OwnedFolder("dila-umap-") as folder:
+            path = folder / "actions.npy"
             np.save(path, actions.astype(np.float32))
             return worker.call("explorer.projection:umap_embed", [str(path)], timeout)["points"]
 

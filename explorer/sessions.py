@@ -25,6 +25,7 @@ from typing import Callable
 from explorer import persist
 from explorer.clips import Library
 from explorer.figures import Marks
+from explorer.leftovers import OwnedFolder
 from explorer.projection import ActionMap
 from explorer.steer import Steering
 
@@ -86,7 +87,8 @@ class SessionStore:
         self.root = Path(root or default_root())
         self.root.mkdir(parents=True, exist_ok=True)
         self._secret = _secret(self.root)
-        self.outputs_root = Path(tempfile.gettempdir()) / f"dila-explorer-outputs-{secrets.token_hex(8)}"  # made on first use
+        self._outputs = OwnedFolder("dila-explorer-outputs-")
+        self.outputs_root = self._outputs.path
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._seen: dict[str, float] = {}
         self._aliases: dict[str, str] = {}
@@ -196,7 +198,7 @@ class SessionStore:
             stale = [(s, False) for s in self._sessions.values()]
             self._sessions.clear()
         _close(stale)
-        shutil.rmtree(self.outputs_root, ignore_errors=True)
+        self._outputs.cleanup()
 
     def _expired(self, directory: Path) -> bool:
         state = directory / STATE_DIR / persist.STATE

@@ -17,13 +17,14 @@ import select
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
 from explorer.errors import UserError
+from explorer.leftovers import OwnedFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET_ENV = {"OPENCV_LOG_LEVEL": "ERROR", "OPENCV_FFMPEG_LOGLEVEL": "-8", "PYTHONWARNINGS": "ignore"}
@@ -34,6 +35,7 @@ class WorkerError(RuntimeError):
 
 
 STOPPED = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+PARENT_CHECK_S = 0.1
 
 
 class Worker:
@@ -41,12 +43,12 @@ class Worker:
                  preload: tuple[str, ...] = ()):
         self.memory_mb = memory_mb
         self._args = ["--nice", str(nice)] + (["--memory-mb", str(memory_mb)] if memory_mb else [])
-        self._args += [arg for module in preload for arg in ("--preload", module)]
+        self._args += [arg for module in preload for arg in ("--preload", module)] + ["--parent", str(os.getpid())]
         self._env = {**os.environ, **QUIET_ENV, **(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         self._process: subprocess.Popen | None = None
         self._closed = False
         self._lock = threading.Lock()
-        self._dir = tempfile.TemporaryDirectory(prefix="dila-worker-")
+        self._dir = OwnedFolder("dila-worker-")
         atexit.register(self.close)
 
     def start(self) -> None:
@@ -57,7 +59,7 @@ class Worker:
     def call(self, task: str, args: list, timeout: float) -> dict[str, np.ndarray]:
         with self._lock:
             process = self._ensure_started()
-            out = Path(self._dir.name) / "result.npz"
+            out = self._dir.path / "result.npz"
             out.unlink(missing_ok=True)
             process.stdin.write(json.dumps({"task": task, "args": args, "out": str(out)}) + "\n")
             process.stdin.flush()
@@ -73,6 +75,7 @@ class Worker:
         """Stop the child for good (a call waiting on it fails at once)."""
         self._closed = True
         self._stop()
+        self._dir.cleanup()
 
     def _stop(self) -> None:
         process, self._process = self._process, None
@@ -158,12 +161,27 @@ def _run(task: str, args: list) -> dict:
     return getattr(importlib.import_module(module), name)(*args) or {}
 
 
+def exit_with(parent: int) -> None:
+    """End this process at once, quietly, when `parent` is gone (even after kill -9): nobody
+    waits for its task's result."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--nice", type=int, default=0)
     parser.add_argument("--memory-mb", type=int, default=None)
     parser.add_argument("--preload", action="append", default=[])
+    parser.add_argument("--parent", type=int, default=None)
     options = parser.parse_args(argv)
+    if options.parent:
+        exit_with(options.parent)
     if options.nice:
         os.nice(options.nice)
     if options.memory_mb:
@@ -189,7 +207,10 @@ def main(argv=None) -> None:
             reply = {"ok": False, "user": False, "error": cap}
         except Exception as error:  # reported to the parent, which decides what to show
             reply = {"ok": False, "user": False, "error": f"{type(error).__name__}: {error}"}
-        replies.write(json.dumps(reply) + "\n")
+        try:
+            replies.write(json.dumps(reply) + "\n")
+        except BrokenPipeError:
+            os._exit(0)
 
 
 if __name__ == "__main__":

@@ -55,25 +55,27 @@ def test_public_repo_ids_are_hub_only_and_their_errors_name_no_path(public, monk
     monkeypatch.chdir(tmp_path)
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "passwd").write_text("x")
-    with pytest.raises(UserError, match="Could not load the model `etc/passwd`: etc/passwd: HF_HUB_OFFLINE is set") as error:
+    with pytest.raises(UserError, match="Could not load the model `etc/passwd`: this server does not download") as error:
         public.model.load("visitor", "etc/passwd")
     assert str(tmp_path) not in str(error.value)
 
 
 def test_an_unavailable_hub_model_gets_advice_that_fits_the_mode(public, models, tmp_path):
+    """Public: offline mode is the operator's setting; the sentence neither names it nor asks to
+    try again (retrying cannot help)."""
     served, _ = models
     with pytest.raises(UserError) as error:
         public.model.load("visitor", "owner/not-cached")
     assert str(error.value) == (
-        "Could not load the model `owner/not-cached`: owner/not-cached: HF_HUB_OFFLINE is set and the files are not "
-        "in the local cache. Try again later, or choose another model: the default (leave the box empty), `bundled`, "
-        "`listed`, a Hub repo id such as `owner/name`.")
+        "Could not load the model `owner/not-cached`: this server does not download models and holds no copy of "
+        "this one. Choose one it holds: the default (leave the box empty), `bundled`, `listed`.")
     local = Explorer(sources=SourcePolicy(str(served), public=False, listed=[]), embedder=None, root=tmp_path)
     try:
         with pytest.raises(UserError) as error:
             local.model.load("me", "owner/not-cached")
     finally:
         local.close()
+    assert "HF_HUB_OFFLINE is set" in str(error.value)
     assert str(error.value).endswith("(`hf download owner/not-cached`) and copy the cache, or pass a local directory or .pt file.")
     assert "local directory" not in public.models.policy.placeholder() and "`listed`" in public.models.policy.placeholder()
     assert "a local directory or .pt file" in local.models.policy.placeholder()

@@ -87,3 +87,81 @@ def test_folders_without_saved_state_are_removed_at_start_and_by_the_reaper(tmp_
     restarted.expire()
     assert _folders(tmp_path) == [kept.directory.name]
     assert (kept.state_dir / "state.json").is_file()
+
+
+# ------------------------------------------------------------ after kill -9 of the app
+
+APP = """
+import sys, threading, time
+from explorer.leftovers import OwnedFolder
+from explorer.sessions import SessionStore
+from explorer.worker import Worker
+
+worker = Worker()
+worker.start()
+store = SessionStore(lambda *a: None, idle_s=60, max_sessions=1, root=sys.argv[1])
+fitting = OwnedFolder("dila-umap-")
+threading.Thread(target=worker.call, args=("time:sleep", [30], 60), daemon=True).start()
+print(worker.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_app_leaves_no_worker_running_and_its_folders_go_at_the_next_start(tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from explorer.leftovers import OwnedFolder
+    from explorer.sessions import SessionStore
+    from explorer.worker import Worker
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(root)}
+    with open(tmp_path / "stderr", "w") as stderr:
+        app = subprocess.Popen([sys.executable, "-c", APP, str(tmp_path / "state")], stdout=subprocess.PIPE,
+                               stderr=stderr, env=env, text=True, cwd=root)
+        child = int(app.stdout.readline())
+        time.sleep(0.5)  # the task is under way
+        app.send_signal(signal.SIGKILL)
+        app.wait()
+        app.stdout.close()
+        killed = time.monotonic()
+        while _alive(child) and time.monotonic() - killed < 10:
+            time.sleep(0.02)
+        lived = time.monotonic() - killed
+    print(f"\nthe worker ended {lived:.2f} s after its app's kill -9")
+    assert lived < 2.0
+    time.sleep(0.2)
+    assert (tmp_path / "stderr").read_text() == ""
+    kinds = ("dila-worker-", "dila-explorer-outputs-", "dila-umap-")
+    left = sorted(p.name.rsplit("-", 1)[0] for p in temp.iterdir())
+    assert left == sorted(k.rstrip("-") for k in kinds)
+    (temp / "dila-worker-made-by-an-older-version").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    worker = Worker()
+    store = SessionStore(lambda *a: None, idle_s=60, max_sessions=1, root=tmp_path / "state")
+    fitting = OwnedFolder("dila-umap-")
+    try:
+        mine = {worker._dir.path, store.outputs_root, fitting.path, temp / "dila-worker-made-by-an-older-version"}
+        assert set(temp.iterdir()) == mine
+    finally:
+        worker.close()
+        store.close()
+        fitting.cleanup()
+    assert list(temp.iterdir()) == [temp / "dila-worker-made-by-an-older-version"]
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie, dead but not yet reaped by its new parent, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
