@@ -27,9 +27,19 @@ def client(server):
 def test_every_operation_has_a_stable_api_name(client):
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert endpoints == {f"/{name}" for name in (
-        "add_clips", "add_example", "remove_clip", "list_clips", "load_model", "model_info", "action_map",
+        "add_clips", "add_example", "list_examples", "remove_clip", "list_clips", "load_model", "model_info", "action_map",
         "transition", "steer_start", "preview", "steer_map", "steer_reset", "steer_step", "steer_rollout",
         "steer_video", "play_setup", "transfer", "rebind", "plan")}
+
+
+def test_an_api_client_builds_the_demo_library_from_the_listed_examples(server):
+    client = Client(server, verbose=False, ssl_verify=False)
+    listed = client.predict(api_name="/list_examples")
+    assert listed["demo"] == ["translation.webm", "rotation.webm", "pair_motion.webm", "pair_appearance.webm"]
+    assert set(listed["demo"]) <= set(listed["examples"]) and "camera_pan.webm" in listed["examples"]
+    for name in listed["demo"]:
+        client.predict(name, api_name="/add_example")
+    assert [c["name"] for c in client.predict(api_name="/list_clips")] == [n.rsplit(".", 1)[0] for n in listed["demo"]]
 
 
 def test_upload_steer_transfer_rebind(client):

@@ -368,3 +368,71 @@ def test_keyboard_play_changes_the_served_frame(page, server):
     shot(page, "10_play.png")
     assert page.errors == [] and page.foreign == []
     print(f"key press -> new frame on screen: median {np.median(latencies):.0f} ms over {len(latencies)} frames")
+
+
+def test_a_failed_load_says_why_in_the_status_and_leaves_no_error_badge(page, server, app):
+    first_view(page, server)
+    page.get_by_role("tab", name="Model").click()
+    page.get_by_label("Model source").fill("nobody/no-such-model")
+    page.get_by_role("button", name="Load", exact=True).click()
+    status = page.locator("#library-status")
+    expect(status).to_contain_text("⚠️ Could not load the model")
+    expect(page.locator("#main-row [data-testid=status-tracker] .error")).to_have_count(0)
+    assert "ComponentProcessingError" not in app.log.read_text()
+    assert page.errors == [] and page.foreign == []
+
+
+def test_a_reload_brings_the_steering_run_back(page, server):
+    first_view(page, server)
+    page.get_by_label("Start in clip").click()
+    page.get_by_role("option", name="rotation (c2)").click()
+    frame_box = page.get_by_label("number input for at frame")
+    for _ in range(10):  # the new clip's range arrives after the pick and sets frame 0: type until 3 stays
+        frame_box.fill("3")
+        frame_box.press("Tab")
+        time.sleep(0.5)
+        if frame_box.input_value() == "3":
+            break
+    current = block(page, "current frame").locator("img")
+    page.get_by_role("button", name="Start from this frame").click()
+    expect(current).to_have_attribute("src", re.compile(r"/gradio_api/file="))
+    before = current.get_attribute("src")
+    page.get_by_role("button", name="Step", exact=True).click()
+    expect(current).not_to_have_attribute("src", before)
+    _, stepped = image_pixels(page, current)
+    page.reload()
+    expect(page.locator("#action-map .legendtext", has_text="current action")).to_be_visible()
+    expect(page.get_by_label("Start in clip")).to_have_value("rotation (c2)")
+    expect(frame_box).to_have_value("3")
+    expect(current).to_have_attribute("src", re.compile(r"/gradio_api/file="))
+    assert differ(image_pixels(page, current)[1], stepped) == 0  # the frame the run had reached
+    assert page.errors == [] and page.foreign == []
+
+
+def test_plan_starts_with_a_goal_apart_from_the_start_within_the_clip(page, server):
+    first_view(page, server)
+    page.get_by_role("tab", name="Plan").click()
+    start, goal = page.get_by_label("range slider for frame", exact=True).all()
+    last = goal.get_attribute("max")
+    assert last != "31" and start.get_attribute("max") == last and int(last) > 0
+    expect(page.get_by_label("number input for frame", exact=True).last).to_have_value(last)
+    expect(page.get_by_label("number input for frame", exact=True).first).to_have_value("0")
+    page.get_by_role("button", name="Plan", exact=True).click()
+    note = page.get_by_text(re.compile(r"planned actions the frame"))
+    expect(note).to_be_visible()
+    assert "already is the goal" not in note.inner_text() and "UMAP" not in note.inner_text()
+    assert page.errors == [] and page.foreign == []
+
+
+def test_ids_are_unique_and_screen_readers_hear_no_untranslated_keys(page, server):
+    page.add_init_script("""window.dilaHeard = []; new MutationObserver(changes => changes.forEach(change => {
+        const text = change.target.textContent || ''; if (text.includes('common.')) window.dilaHeard.push(text); }))
+        .observe(document, {subtree: true, childList: true, characterData: true});""")
+    first_view(page, server)
+    page.get_by_role("tab", name="Play").click()
+    page.get_by_role("button", name="Bind keys").click()
+    expect(page.locator("#player .dila-play-frame")).to_be_visible()
+    expect(page.locator("[id=steer-frames]")).to_have_count(1)
+    time.sleep(1.5)  # a status is announced up to a second after its event
+    assert page.evaluate("window.dilaHeard") == []
+    assert page.errors == [] and page.foreign == []

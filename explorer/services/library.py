@@ -61,6 +61,10 @@ class LibraryService:
     def examples(self) -> list[str]:
         return sorted(p.name for p in self.core.assets.glob("*") if p.suffix.lower() in VIDEO_TYPES)
 
+    def demo(self) -> list[str]:
+        """The examples a new page's library starts with, in order."""
+        return [name for name in self.core.demo if name in self.examples()]
+
     def add_files(self, sid: str, paths: list[str] | str | None, fit: str = "letterbox") -> tuple[str, str]:
         """Decode, sample and encode uploaded videos; non-square ones are letterboxed or centre-cropped
         (`fit`). Returns (gallery, status)."""

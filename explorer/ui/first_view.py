@@ -24,7 +24,7 @@ def wire(demo: gr.Blocks, page: Page) -> None:
     shown.then(bind(svc.library.clip_range, at_end=True), page.picks["plan_goal"], page.plan_goal_frame, **QUIET)
     shown.then(bind(svc.library.list_clips), None, page.clips_json, **QUIET)
     shown.then(bind(svc.library.clip_range, transitions=True), page.picks["map"], page.map_t, **QUIET)
-    demo.load(bind(svc.model.info), None, page.model_info, api_name="model_info")
+    demo.load(bind(svc.model.info), None, page.model_info, api_name="model_info", show_progress="hidden")
 
     def close_session(request: gr.Request):
         svc.close_session(request.session_hash)

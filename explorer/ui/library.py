@@ -44,6 +44,7 @@ def wire(page: Page) -> None:
     refresh(page, removed)
     page.list_clips.click(bind(library.list_clips), None, page.clips_json, api_name="list_clips")
     gr.api(_api_example(library), api_name="add_example")
+    gr.api(_api_examples(library), api_name="list_examples")
 
 
 def pickers(page: Page) -> list:
@@ -69,6 +70,14 @@ def _example(library, name: str):
         return library.add_example(sid, name, fit)
 
     return add
+
+
+def _api_examples(library):
+    def list_examples() -> dict:
+        """The example clips: every name `/add_example` takes, and those a new page starts with."""
+        return {"examples": library.examples(), "demo": library.demo()}
+
+    return list_examples
 
 
 def _api_example(library):

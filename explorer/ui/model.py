@@ -18,6 +18,6 @@ def layout(page: Page) -> None:
 def wire(page: Page) -> None:
     model = page.svc.model
     loaded = page.load.click(bind(model.load), page.source, page.model_info, api_name="load_model")
-    loaded.failure(**failed(page.status))
+    loaded.failure(**failed(page.status, page.model_info))
     library.refresh(page, loaded.then(bind(model.quality_line, repeat=len(page.qualities)), None, page.qualities,
                                       **QUIET))

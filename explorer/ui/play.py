@@ -24,7 +24,7 @@ def layout(page: Page) -> None:
 
 def wire(page: Page) -> None:
     bound = page.bind_keys.click(bind(page.svc.play.setup), page.clusters, [page.player, page.play_status],
-                                 api_name="play_setup")
+                                 api_name="play_setup", show_progress_on=page.play_status)
     bound.failure(**failed(page.play_status))
     page.record.click(bind(page.svc.steer.video), None, page.play_video, **QUIET)
 

@@ -17,7 +17,7 @@ def layout(page: Page) -> None:
         page.picks["steer"] = clip_picker("Start in clip")
         page.steer_frame = index_slider("at frame", page.svc.limits.clip_frames - 1)
     page.start = gr.Button("Start from this frame", variant="primary")
-    with gr.Group(elem_id="steer-frames"):
+    with gr.Column(elem_id="steer-frames"):
         with gr.Row():
             page.current = image("current frame")
             page.preview = image("next frame (live)", elem_id="live-frame")
