@@ -32,6 +32,15 @@ def decode_clip(path: str, image_size: int, max_frames: int, max_duration_s: flo
     return result
 
 
+def decode_failure(name: str, error: Exception) -> str:
+    """What to tell the user when the decoder failed on the file `name` (`error`: a
+    `explorer.worker.WorkerError`). A decoder that ran out of time is blamed, not the file."""
+    if getattr(error, "kind", "") == "timeout":
+        return (f"{name}: the decoder was stopped: {error}. That says nothing against the file: try again "
+                "in a moment, or try a shorter video.")
+    return f"{name}: could not be decoded ({error})."
+
+
 def crop(frame: np.ndarray, side: int) -> np.ndarray:
     return resize_frames(center_crop_square(frame)[None], (side, side))[0]
 

@@ -31,7 +31,13 @@ QUIET_ENV = {"OPENCV_LOG_LEVEL": "ERROR", "OPENCV_FFMPEG_LOGLEVEL": "-8", "PYTHO
 
 
 class WorkerError(RuntimeError):
-    """The child crashed, ran out of memory or time; it is restarted for the next call."""
+    """The child crashed, ran out of memory or time; it is restarted for the next call. `kind`:
+    "timeout" (the task ran out of time: it says nothing about its input), "stopped" (from
+    outside), "crashed", "ended" or "failed" (the task raised)."""
+
+    def __init__(self, message: str, kind: str = "failed"):
+        super().__init__(message)
+        self.kind = kind
 
 
 STOPPED = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -89,7 +95,7 @@ class Worker:
 
     def _ensure_started(self) -> subprocess.Popen:
         if self._closed:
-            raise WorkerError("the worker has been stopped")
+            raise WorkerError("the worker has been stopped", "stopped")
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "explorer.worker", *self._args], cwd=ROOT, env=self._env,
@@ -101,25 +107,25 @@ class Worker:
         ready, _, _ = select.select([process.stdout], [], [], timeout)
         if not ready:
             self._stop()
-            raise WorkerError(f"it took longer than {timeout:.0f} s")
+            raise WorkerError(f"it took longer than {timeout:.0f} s", "timeout")
         line = process.stdout.readline()
         if not line:
             code = process.wait()
             self._stop()
             if self._closed:
-                raise WorkerError("the worker has been stopped")
-            raise WorkerError(self._death(code))
+                raise WorkerError("the worker has been stopped", "stopped")
+            raise self._death(code)
         return json.loads(line)
 
-    def _death(self, code: int) -> str:
+    def _death(self, code: int) -> WorkerError:
         """What a child's exit status says happened, in words."""
         if code >= 0:
-            return f"the worker process ended unexpectedly (exit code {code})"
+            return WorkerError(f"the worker process ended unexpectedly (exit code {code})", "ended")
         name = signal.Signals(-code).name
         if -code in STOPPED:
-            return f"the worker process was stopped from outside ({name}) before it finished; try again"
+            return WorkerError(f"the worker process was stopped from outside ({name}) before it finished; try again", "stopped")
         cap = f", or it needed more than its memory cap of {self.memory_mb} MB" if self.memory_mb else ""
-        return f"the worker process crashed ({name}): the file may be damaged{cap}"
+        return WorkerError(f"the worker process crashed ({name}): the file may be damaged{cap}", "crashed")
 
 
 class WorkerPool:

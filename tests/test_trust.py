@@ -165,3 +165,25 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+# ------------------------------------------------------------ words that blame the right thing
+
+
+def test_a_hung_decoder_is_blamed_not_the_file():
+    from explorer.decode import decode_failure
+    from explorer.worker import WorkerError, WorkerPool
+
+    pool = WorkerPool(1, wait_s=5)
+    try:
+        with pytest.raises(WorkerError) as hung:
+            pool.call("time:sleep", [30], 1.0)
+        with pytest.raises(WorkerError) as crashed:
+            pool.call("os:abort", [], 30)
+    finally:
+        pool.close()
+    assert (hung.value.kind, crashed.value.kind) == ("timeout", "crashed")
+    assert decode_failure("valid.webm", hung.value) == (
+        "valid.webm: the decoder was stopped: it took longer than 1 s. That says nothing against the file: "
+        "try again in a moment, or try a shorter video.")
+    assert decode_failure("bad.webm", crashed.value).startswith("bad.webm: could not be decoded (the worker process crashed")
