@@ -8,6 +8,7 @@ import statistics
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,15 +131,18 @@ def measure(pipeline, repeats: int = 5) -> tuple[float, float]:
 class ModelCache:
     """Loaded models by source key, shared by all sessions: the default always, plus the
     `keep` most recently used others. What users may load is the `policy`'s decision;
-    `device` None lets each model run where its codec wants it (`pick_device`)."""
+    `device` None lets each model run where its codec wants it (`pick_device`). At most
+    `hub_loads` Hub models load at once (each may download up to the policy's limit); more are
+    refused at once, and loads of local or already loaded models never wait for them."""
 
-    def __init__(self, policy: SourcePolicy, device: str | None = None, keep: int = 1, loader=load):
-        self.policy, self.device, self.keep = policy, device, keep
+    def __init__(self, policy: SourcePolicy, device: str | None = None, keep: int = 1, loader=load,
+                 hub_loads: int = 2):
+        self.policy, self.device, self.keep, self.hub_loads = policy, device, keep, hub_loads
         self.default = policy.default.key
         self._loader = loader
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
-        self._loading: dict[str, threading.Lock] = {}
+        self._loading: dict[str, tuple[Source, Future]] = {}
         self._sources: dict[str, Source] = {self.default: policy.default}
 
     def choose(self, text: str | None) -> LoadedModel:
@@ -151,26 +155,42 @@ class ModelCache:
         return self._get(self._sources.get(key) or self.policy.from_key(key) or self.policy.default)
 
     def _get(self, found: Source) -> LoadedModel:
-        """Loaded once even when asked concurrently; loading one model does not hold up sessions
-        using another."""
-        key = found.key
+        """Loaded once even when asked concurrently: who asks for a model being loaded gets that
+        load's outcome, model or error; loading one model does not hold up sessions using another."""
         with self._lock:
-            loading = self._loading.setdefault(key, threading.Lock())
-        with loading:
+            model = self._models.get(found.key)
+            if model is not None:
+                self._models.move_to_end(found.key)
+                return model
+            owner = found.key not in self._loading
+            if owner:
+                self._check_room(found)
+                self._loading[found.key] = (found, Future())
+            pending = self._loading[found.key][1]
+        if not owner:
+            return pending.result()
+        try:
+            model = self._loader(found, self.device, self.policy)
+        except BaseException as error:
             with self._lock:
-                model = self._models.get(key)
-            try:
-                model = model or self._loader(found, self.device, self.policy)
-            except BaseException:
-                with self._lock:
-                    self._loading.pop(key, None)
-                raise
-            with self._lock:
-                self._loading.pop(key, None)
-                self._sources[key] = found
-                self._models[key] = model
-                self._models.move_to_end(key)
-                others = [k for k in self._models if k != self.default]
-                for stale in others[: max(len(others) - self.keep, 0)]:
-                    del self._models[stale]
-            return model
+                del self._loading[found.key]
+            pending.set_exception(error)
+            raise
+        with self._lock:
+            del self._loading[found.key]
+            self._keep(found, model)
+        pending.set_result(model)
+        return model
+
+    def _check_room(self, found: Source) -> None:
+        if found.hub and sum(source.hub for source, _ in self._loading.values()) >= self.hub_loads:
+            raise UserError(f"Could not load the model `{found.label}`: {self.hub_loads} other models are being "
+                            "downloaded right now. Try again in a minute, or choose the default or `bundled`.")
+
+    def _keep(self, found: Source, model: LoadedModel) -> None:
+        self._sources[found.key] = found
+        self._models[found.key] = model
+        self._models.move_to_end(found.key)
+        others = [k for k in self._models if k != self.default]
+        for stale in others[: max(len(others) - self.keep, 0)]:
+            del self._models[stale]

@@ -187,3 +187,91 @@ def test_a_hung_decoder_is_blamed_not_the_file():
         "valid.webm: the decoder was stopped: it took longer than 1 s. That says nothing against the file: "
         "try again in a moment, or try a shorter video.")
     assert decode_failure("bad.webm", crashed.value).startswith("bad.webm: could not be decoded (the worker process crashed")
+
+
+def test_a_raw_call_with_the_wrong_number_of_inputs_gets_a_sentence():
+    import gradio as gr
+    from helpers import free_port
+
+    from explorer.ui.api_inputs import explain_wrong_counts
+
+    with gr.Blocks() as blocks:
+        motion, scale, result = gr.Textbox(label="motion clip id"), gr.Number(label="action scale"), gr.Textbox()
+        gr.Button().click(lambda clip, value: f"{clip} x{value}", [motion, scale], result, api_name="transfer")
+    explain_wrong_counts(blocks).queue()
+    port = free_port()
+    blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True, quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}/gradio_api/call/transfer"
+        assert _raw_call(url, ["c1", 2]) == ("complete", ["c1 x2"])
+        for inputs in (["c1"], ["c1", 2, 3]):
+            event, data = _raw_call(url, inputs)
+            assert (event, data["error"]) == ("error", f"/transfer takes 2 inputs (motion clip id, action scale); "
+                                                       f"this call sent {len(inputs)}. The API page lists each input.")
+    finally:
+        blocks.close()
+
+
+def _raw_call(url: str, inputs: list) -> tuple[str, object]:
+    """One call through Gradio's HTTP API, as a client that sends whatever it likes: (event, data)."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(url, json.dumps({"data": inputs}).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event_id = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{url}/{event_id}", timeout=30) as response:
+        lines = response.read().decode().splitlines()
+    event = [line.split(": ", 1)[1] for line in lines if line.startswith("event: ")][-1]
+    data = [line.split(": ", 1)[1] for line in lines if line.startswith("data: ")][-1]
+    return event, json.loads(data)
+
+
+# ------------------------------------------------------------ one session's download, another's load
+
+
+def test_a_slow_download_holds_up_no_other_load_and_its_waiters_share_its_outcome():
+    """A fake source whose Hub loads hang until released: a second session asking for the same
+    repo gets the first load's outcome (no second download), a third Hub load is refused at once,
+    and the bundled or default model comes at once meanwhile."""
+    import threading
+    import time
+
+    from explorer.models import ModelCache
+
+    release, loads, outcomes = threading.Event(), [], {}
+
+    def loader(source, device, policy):
+        loads.append(source.key)
+        if source.hub:
+            release.wait(30)
+            raise UserError(f"Could not load the model `{source.label}`: the Hub did not answer")
+        return source.key
+
+    cache = ModelCache(SourcePolicy("bundled", public=True, listed=[]), loader=loader)
+    cache.get()
+
+    def ask(name: str, text: str) -> None:
+        start = time.perf_counter()
+        try:
+            outcomes[name] = cache.choose(text)
+        except UserError as error:
+            outcomes[name] = str(error)
+        outcomes[name + " s"] = time.perf_counter() - start
+
+    asks = [threading.Thread(target=ask, args=args) for args in
+            (("first", "owner/slow"), ("same", "owner/slow"), ("other", "owner/also-slow"))]
+    for thread in asks:
+        thread.start()
+        time.sleep(0.1)
+    ask("third", "owner/third")
+    ask("bundled", "bundled")
+    ask("default", "")
+    assert outcomes["third"].endswith("2 other models are being downloaded right now. Try again in a minute, "
+                                      "or choose the default or `bundled`.")
+    assert max(outcomes["third s"], outcomes["bundled s"], outcomes["default s"]) < 0.5
+    release.set()
+    for thread in asks:
+        thread.join(10)
+    assert outcomes["first"] == outcomes["same"] == "Could not load the model `owner/slow`: the Hub did not answer"
+    assert loads.count("owner/slow") == 1 and "owner/third" not in loads
