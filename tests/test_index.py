@@ -168,8 +168,10 @@ def test_sources_folder_glob_and_single_file(corpus):
     assert [t.clip_id for t in globbed.tasks] == CLIPS[:3] and globbed.root == str(corpus)
     single = open_corpus(str(corpus / "wave.gif"))
     assert [t.clip_id for t in single.tasks] == ["wave.gif"]
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="no such file"):
         open_corpus(str(corpus / "nothing-here"))
+    with pytest.raises(FileNotFoundError, match="no videos"):
+        open_corpus(str(corpus / "*.mkv"))
 
 
 def test_read_video_says_where_each_frame_is_in_the_source(corpus):

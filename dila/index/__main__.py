@@ -39,8 +39,9 @@ def parse(argv: list[str] | None = None) -> IndexConfig:
     for field in fields(IndexConfig):
         if field.name in HELP:
             kind = {"int": int, "float": float}.get(str(field.type).split(" ")[0], str)
+            default = "" if field.default is None else " (default: %(default)s)"
             parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=field.default,
-                                choices=CHOICES.get(field.name), help=HELP[field.name])
+                                choices=CHOICES.get(field.name), help=HELP[field.name] + default)
     return IndexConfig(**vars(parser.parse_args(argv)))
 
 

@@ -1,4 +1,4 @@
-"""The single-process engine: decoding in a background thread, one step ahead of the model."""
+"""The single-process engine: clips decoded in a background thread, a few ahead of the model."""
 from __future__ import annotations
 
 from collections import deque

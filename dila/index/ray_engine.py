@@ -61,6 +61,7 @@ def ray_results(config: IndexConfig, corpus: Corpus, tasks: list[ClipTask], side
     if not tasks:
         return
     import ray
+    import ray.data
 
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, log_to_driver=False)

@@ -35,6 +35,7 @@ class Corpus:
 def open_corpus(source: str, split: str = "train", video_column: str | None = None) -> Corpus:
     path = Path(source)
     if _is_saved_dataset(path) or (not path.exists() and not _GLOB.search(source) and _REPO_ID.match(source)):
+        source = str(path.absolute()) if path.exists() else source
         rows = len(open_dataset(source, split, video_column))
         width = len(str(max(rows - 1, 0)))
         return Corpus("dataset", source, tuple(ClipTask(f"{split}/{row:0{width}d}", row=row) for row in range(rows)))
@@ -47,8 +48,10 @@ def open_corpus(source: str, split: str = "train", video_column: str | None = No
         root, paths = path.parent, [path]
     else:
         raise FileNotFoundError(f"{source}: no such file or folder, glob with matches, or Hub dataset id 'owner/name'")
-    tasks = sorted((ClipTask(p.relative_to(root).as_posix(), path=str(p)) for p in paths), key=lambda t: t.clip_id)
-    return Corpus("files", str(root), tuple(tasks))
+    if not paths:
+        raise FileNotFoundError(f"{source}: no videos ({', '.join(VIDEO_SUFFIXES)}) or folders of frames found")
+    tasks = (ClipTask(p.relative_to(root).as_posix(), path=str(p.absolute())) for p in paths)
+    return Corpus("files", str(root), tuple(sorted(tasks, key=lambda task: task.clip_id)))
 
 
 def _is_saved_dataset(path: Path) -> bool:
