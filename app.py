@@ -38,7 +38,7 @@ def build(svc: Explorer) -> gr.Blocks:
                 library.layout(page)
             with gr.Column(scale=2, min_width=360):
                 action_map.layout(page)
-            with gr.Column(scale=2, min_width=360), gr.Tabs():
+            with gr.Column(scale=2, min_width=360, elem_id="work"), gr.Tabs():
                 for view in TABS:
                     with gr.Tab(view.TITLE):
                         view.layout(page)

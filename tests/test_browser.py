@@ -393,9 +393,10 @@ def test_a_reload_brings_the_steering_run_back(page, server):
         time.sleep(0.5)
         if frame_box.input_value() == "3":
             break
-    current = block(page, "current frame").locator("img")
+    current, preview = block(page, "current frame").locator("img"), page.locator("#live-frame img")
+    first_run = preview.get_attribute("src")
     page.get_by_role("button", name="Start from this frame").click()
-    expect(current).to_have_attribute("src", re.compile(r"/gradio_api/file="))
+    expect(preview).not_to_have_attribute("src", first_run)  # the new run's frames came
     before = current.get_attribute("src")
     page.get_by_role("button", name="Step", exact=True).click()
     expect(current).not_to_have_attribute("src", before)
@@ -435,4 +436,21 @@ def test_ids_are_unique_and_screen_readers_hear_no_untranslated_keys(page, serve
     expect(page.locator("[id=steer-frames]")).to_have_count(1)
     time.sleep(1.5)  # a status is announced up to a second after its event
     assert page.evaluate("window.dilaHeard") == []
+    assert page.errors == [] and page.foreign == []
+
+
+@pytest.mark.parametrize("width, height", [(1024, 768), (390, 844)])
+def test_the_first_screen_shows_the_live_frame_and_a_slider_and_nothing_covers_the_message(page, server, width, height):
+    page.set_viewport_size({"width": width, "height": height})
+    first_view(page, server)
+    for element in (page.locator("#live-frame img"), page.get_by_label("number input for Direction 1 (σ)")):
+        box = element.bounding_box()
+        assert 0 <= box["y"] and box["y"] + box["height"] <= height, box  # on the first screen, unscrolled
+    page.get_by_label("number input for Direction 5 (σ)").scroll_into_view_if_needed()
+    readout = page.locator("#steer-readout")
+    box = readout.bounding_box()
+    assert box["y"] >= 0, box
+    on_top = page.evaluate("([x, y]) => !!document.elementFromPoint(x, y).closest('#steer-readout')",
+                           [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+    assert on_top, "the steering message is covered"
     assert page.errors == [] and page.foreign == []

@@ -17,7 +17,12 @@ LAYOUT_CSS = """
 .dila-quality { font-size: 12px; color: #6b7280; }
 .dila-examples button { font-size: 12px; padding: 2px 6px; }
 #remove-row button { white-space: nowrap; }
-@media (max-width: 1100px) { #main-row { flex-wrap: wrap; } #main-row > div { min-width: 100% !important; } }
+@media (max-width: 1100px) { #main-row { flex-wrap: wrap; } #main-row > div { min-width: 100% !important; }
+  #work { order: -1; } #steer-start { order: 1; } #steer-results { order: 2; } }
+@media (max-width: 600px) { #steer-frames .row { flex-wrap: nowrap; }
+  #steer-frames .block { height: auto !important; min-width: 0 !important; }
+  #steer-frames .image-container, #steer-frames .image-frame { height: 150px !important; }
+  #intro p { font-size: 13px; line-height: 1.35; } }
 """
 CSS = GALLERY_CSS + MAP_CSS + PLAY_CSS + LAYOUT_CSS
 

@@ -13,16 +13,17 @@ TITLE = "Steer"
 
 
 def layout(page: Page) -> None:
-    with gr.Row():
-        page.picks["steer"] = clip_picker("Start in clip")
-        page.steer_frame = index_slider("at frame", page.svc.limits.clip_frames - 1)
-    page.start = gr.Button("Start from this frame", variant="primary")
+    with gr.Column(elem_id="steer-start"):
+        with gr.Row():
+            page.picks["steer"] = clip_picker("Start in clip")
+            page.steer_frame = index_slider("at frame", page.svc.limits.clip_frames - 1)
+        page.start = gr.Button("Start from this frame", variant="primary")
     with gr.Column(elem_id="steer-frames"):
         with gr.Row():
             page.current = image("current frame")
             page.preview = image("next frame (live)", elem_id="live-frame")
         page.qualities.append(quality_line())
-    page.readout = gr.Markdown()
+        page.readout = gr.Markdown(elem_id="steer-readout")
     page.sliders = [gr.Slider(-SLIDER_LIMIT, SLIDER_LIMIT, value=0, step=0.05, label=direction_label(i),
                               info=direction_info(i)) for i in range(N_COMPONENTS)]
     with gr.Row():
@@ -32,9 +33,10 @@ def layout(page: Page) -> None:
         page.steps = gr.Number(8, precision=0, minimum=1, maximum=page.svc.limits.max_rollout_steps, label="N")
         page.rollout = gr.Button("Roll out N")
         page.make_video = gr.Button("Video of the run")
-    page.steer_video = video("steering run")
-    page.strip = gr.Image(label="what each direction does: rows = directions 1 to 5, columns = −2, 0, +2 σ",
-                          elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT * 2)
+    with gr.Column(elem_id="steer-results"):
+        page.steer_video = video("steering run")
+        page.strip = gr.Image(label="what each direction does: rows = directions 1 to 5, columns = −2, 0, +2 σ",
+                              elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT * 2)
 
 
 def starting(page: Page) -> dict:
