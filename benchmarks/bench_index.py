@@ -60,7 +60,8 @@ class Timed:
 
 def report(name: str, seconds: list[float], transitions: int) -> None:
     median, best = statistics.median(seconds), min(seconds)
-    print(f"{name:30s} {median:7.2f} s {transitions / median:8.1f} /s   (best {best:6.2f} s {transitions / best:8.1f} /s)")
+    print(f"{name:30s} {median:7.2f} s {transitions / median:8.1f} /s"
+          f"   (best {best:6.2f} s {transitions / best:8.1f} /s)")
 
 
 def main() -> None:

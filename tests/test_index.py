@@ -1,7 +1,11 @@
 """The corpus indexer (`python -m dila.index`): schema, manifest, errors, resume, determinism, sources,
 loading by other tools, and the Ray engine against the single-process run."""
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from functools import lru_cache
 
@@ -9,10 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
+from helpers import ROOT
 
 import dila.index.build as build
 import dila.index.local as local
-from dila.hub import BUNDLED
 from dila.index import IndexConfig, IndexMismatchError, build_index
 from dila.index.__main__ import main
 from dila.index.demo import write_procedural_corpus
@@ -145,6 +150,23 @@ def test_a_killed_run_resumes_without_doing_a_clip_twice(index, corpus, tmp_path
     assert build_index(config)["counts"] == manifest["counts"]
 
 
+def test_a_run_killed_with_sigkill_resumes(index, corpus, tmp_path):
+    out = tmp_path / "index"
+    command = [sys.executable, "-m", "dila.index", str(corpus), "--out", str(out), "--frames", str(FRAMES),
+               "--window", str(FRAMES), "--shard-rows", "1", "--no-progress"]
+    threads = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # the same rows as in this process
+    process = subprocess.Popen(command, cwd=ROOT, env=threads, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((out / "data").glob("part-*.parquet")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.kill()
+    process.wait()
+    assert json.loads((out / "manifest.json").read_text())["complete"] is False
+    assert 1 <= len(list((out / "data").glob("part-*.parquet"))) < 4
+    build_index(IndexConfig(str(corpus), out, frames=FRAMES, window=FRAMES, shard_rows=1, progress=False))
+    assert rows(out).equals(rows(index)) and errors(out).equals(errors(index))
+
+
 def test_an_index_made_another_way_is_not_added_to(index, corpus):
     with pytest.raises(IndexMismatchError, match="another settings"):
         build_index(IndexConfig(str(corpus), index, frames=FRAMES + 2, progress=False))
@@ -214,8 +236,6 @@ def test_the_index_loads_in_datasets_polars_and_duckdb(index):
 def test_ray_with_two_workers_gives_the_single_process_rows(corpus, tmp_path):
     """Bit for bit at the same torch thread count (one per actor); float results depend on it (~1e-6)."""
     ray = pytest.importorskip("ray")
-    import torch
-
     config = IndexConfig(str(corpus), tmp_path / "local", frames=FRAMES, window=FRAMES, progress=False)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -38,9 +38,10 @@ def build_index(config: IndexConfig) -> dict:
 
 
 def header(config: IndexConfig, corpus: Corpus, identity: dict) -> dict:
-    action_dim = identity["model"]["action_dim"]
-    return {"format": FORMAT, "version": VERSION, "source": {"kind": corpus.kind, "root": root_label(corpus, config.out)},
-            **identity, "settings": config.settings(), "schema": describe_schema(transition_schema(action_dim))}
+    source = {"kind": corpus.kind, "root": root_label(corpus, config.out)}
+    schema = describe_schema(transition_schema(identity["model"]["action_dim"]))
+    return {"format": FORMAT, "version": VERSION, "source": source, **identity, "settings": config.settings(),
+            "schema": schema}
 
 
 def root_label(corpus: Corpus, out: Path) -> str:
