@@ -31,14 +31,14 @@ CLIPS = ["camera/camera-00.webm", "rotate/rotate-00.webm", "translate/translate-
 
 
 @lru_cache(maxsize=None)
-def _cached_pipeline(config_key):
-    return load_pipeline(IndexConfig(".", ".", model=config_key))
+def _cached_pipeline(model=None, codec=None):
+    return load_pipeline(IndexConfig(".", ".", model=model, codec=codec))
 
 
 @pytest.fixture(autouse=True)
 def one_model_load(monkeypatch):
-    """Every run in this file uses the bundled model: load (and hash) it once."""
-    monkeypatch.setattr(build, "load_pipeline", lambda config: _cached_pipeline(config.model))
+    """Load (and hash) each model once in this file."""
+    monkeypatch.setattr(build, "load_pipeline", lambda config: _cached_pipeline(config.model, config.codec))
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def index(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("index")
     _cached_pipeline(None)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(build, "load_pipeline", lambda config: _cached_pipeline(config.model))
+        patch.setattr(build, "load_pipeline", lambda config: _cached_pipeline(config.model, config.codec))
         main([str(corpus), "--out", str(out), "--frames", str(FRAMES), "--window", str(FRAMES), "--no-progress"])
     return out
 
@@ -182,6 +182,23 @@ def test_long_clips_are_encoded_in_windows_that_share_a_frame(corpus):
     assert actions.shape == (FRAMES - 1, 16)
     np.testing.assert_allclose(actions[:3], pipeline.encode_clip(frames[:4]).actions, atol=1e-6)
     np.testing.assert_allclose(actions[-2:], pipeline.encode_clip(frames[-4:]).actions[-2:], atol=1e-6)
+
+
+def test_any_model_and_codec_the_app_loads(corpus, tmp_path, tiny_model):
+    from dila.codecs.light import LightCodec, LightCodecConfig
+    from dila.hub import save_world_model
+
+    model_dir = save_world_model(tiny_model, tmp_path / "model")
+    torch.manual_seed(0)
+    codec = LightCodec(LightCodecConfig(image_size=32, grid_size=4, latent_dim=32, width=16, groups=4)).eval()
+    codec.save_pretrained(model_dir / "codec")
+    manifest = build_index(IndexConfig(str(corpus), tmp_path / "index", model=str(model_dir), frames=FRAMES,
+                                       progress=False))
+    assert manifest["model"]["source"] == str(model_dir) and manifest["model"]["action_dim"] == 8
+    assert manifest["model"]["sha256"] == weights_sha256(tiny_model)
+    assert manifest["codec"]["source"] == str(model_dir / "codec") and manifest["codec"]["image_size"] == 32
+    assert rows(tmp_path / "index").schema == transition_schema(8)
+    assert manifest["counts"]["transitions"] == 3 * (FRAMES - 1) + 5
 
 
 def test_sources_folder_glob_and_single_file(corpus):

@@ -70,9 +70,9 @@ def write(results: Iterable[ClipResult], store: IndexStore, config: IndexConfig,
             if waiting >= config.shard_rows:
                 store.write_shard(number, _concat(tables), error_table(errors))
                 number, tables, errors, waiting = number + 1, [], [], 0
-            bar.update(1)
             rate = transitions / max(time.perf_counter() - started, 1e-9)
             bar.set_postfix(transitions=transitions, per_s=f"{rate:.0f}", failed=failures, refresh=False)
+            bar.update(1)
         if tables or errors:
             store.write_shard(number, _concat(tables), error_table(errors))
 
