@@ -168,7 +168,7 @@ def test_a_run_killed_with_sigkill_resumes(index, corpus, tmp_path):
 
 
 def test_an_index_made_another_way_is_not_added_to(index, corpus):
-    with pytest.raises(IndexMismatchError, match="another settings"):
+    with pytest.raises(IndexMismatchError, match="different settings"):
         build_index(IndexConfig(str(corpus), index, frames=FRAMES + 2, progress=False))
 
 

@@ -47,7 +47,10 @@ def parse(argv: list[str] | None = None) -> IndexConfig:
 
 def main(argv: list[str] | None = None) -> None:
     config = parse(argv)
-    manifest = build_index(config)
+    try:
+        manifest = build_index(config)
+    except (OSError, ValueError) as error:  # a missing source or model, an index made another way
+        raise SystemExit(f"python -m dila.index: {error}") from None
     print(f"{config.out}: {json.dumps(manifest['counts'])}")
 
 

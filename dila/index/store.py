@@ -89,7 +89,7 @@ def check_same(previous: dict, header: dict, root: Path) -> None:
         raise IndexMismatchError(f"{root}: holds a {MANIFEST} that is not a DiLA index; choose another --out.")
     for key in ("source", "model", "codec", "settings"):
         if previous.get(key) != header.get(key):
-            raise IndexMismatchError(f"{root}: this index was made with another {key} "
+            raise IndexMismatchError(f"{root}: this index was made with a different {key} "
                                      f"({json.dumps(previous.get(key))}, now {json.dumps(header.get(key))}); "
                                      "choose another --out to make a new index.")
 
