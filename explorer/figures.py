@@ -66,7 +66,7 @@ def _axis(amap: ActionMap, method: str, index: int) -> str:
         return f"UMAP {index + 1}"
     if method == "interim":
         return f"UMAP {index + 1} (earlier layout)"
-    return f"direction {index + 1} ({words.share(amap.pca.explained[index])} of the variance)"
+    return f"direction {index + 1} in σ ({words.share(amap.pca.explained[index])} of the actions' spread)"
 
 
 def _draw_marks(figure: go.Figure, amap: ActionMap, method: str, points: np.ndarray, marks: Marks) -> None:
@@ -101,6 +101,6 @@ def plan_figure(coordinates: np.ndarray) -> go.Figure:
     for index in range(coordinates.shape[1]):
         figure.add_scatter(x=steps, y=coordinates[:, index], mode="lines+markers", name=f"direction {index + 1}")
     figure.update_layout(template="plotly_white", height=260, margin=dict(l=50, r=10, t=10, b=40),
-                         xaxis=dict(title="step", dtick=1), yaxis_title="standard deviations",
+                         xaxis=dict(title="step", dtick=1), yaxis_title="σ (as the sliders)",
                          legend=dict(orientation="h", y=-0.3))
     return figure

@@ -26,10 +26,13 @@ class Pca:
     def project(self, actions: np.ndarray) -> np.ndarray:
         return (np.atleast_2d(actions) - self.mean) @ self.components.T
 
-    def coordinates(self, action: np.ndarray) -> np.ndarray:
-        """Where `action` lies along each direction, in standard deviations."""
-        raw = self.project(action)[0]
+    def standardized(self, actions: np.ndarray) -> np.ndarray:
+        """Where each action lies along each direction, in standard deviations (the sliders' unit)."""
+        raw = self.project(actions)
         return np.divide(raw, self.scales, out=np.zeros_like(raw), where=self.scales > 0)
+
+    def coordinates(self, action: np.ndarray) -> np.ndarray:
+        return self.standardized(action)[0]
 
     def steer(self, base: np.ndarray, values: np.ndarray) -> np.ndarray:
         """`base` moved so that its coordinates become `values`; the rest of it is kept."""
@@ -155,7 +158,7 @@ class ActionMap:
     def locate(self, method: str, actions: np.ndarray) -> np.ndarray:
         if method in ("umap", "interim"):
             return place(actions, self.actions, self.points(method))
-        return self.pca.project(actions)[:, :2]
+        return self.pca.standardized(actions)[:, :2]
 
 
 def build_map(version: int, actions: np.ndarray, clip_index: np.ndarray, times: np.ndarray,
@@ -163,7 +166,7 @@ def build_map(version: int, actions: np.ndarray, clip_index: np.ndarray, times: 
     """The map of a library version; when `previous` showed a UMAP layout, these actions are
     placed on it (`interim`) until their own fit is ready."""
     pca = fit_pca(actions)
-    result = ActionMap(version, actions, clip_index, times, pca, pca.project(actions)[:, :2])
+    result = ActionMap(version, actions, clip_index, times, pca, pca.standardized(actions)[:, :2])
     # A layout in use (clicked or steered on, or a UMAP layout on screen) stays until the user asks for the new one.
     result.touched = previous is not None and (previous.touched or previous.shown in ("umap", "interim"))
     if previous is not None and previous.shown in ("umap", "interim"):

@@ -238,7 +238,7 @@ def test_first_view_holds_the_demo_library_map_steering_and_quality(page, server
     expect(page.get_by_text("Started with 4 example clips")).to_be_visible()
     expect(page.locator("#intro")).to_contain_text("Hover")
     expect(page.locator(".dila-quality").first).to_contain_text("Model quality: not evaluated")
-    expect(page.locator("#action-map .xtitle")).to_contain_text(re.compile(r"direction 1 \(\d+(\.\d)?% of the variance\)"))
+    expect(page.locator("#action-map .xtitle")).to_contain_text(re.compile(r"direction 1 in σ \(\d+(\.\d)?% of the actions' spread\)"))
     shot(page, "05_first_view.png")
     assert page.errors == [] and page.foreign == []
     print(f"page opened to demo library, map and steering ready: {ready_s:.1f} s")

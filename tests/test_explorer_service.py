@@ -182,7 +182,7 @@ def test_map_shows_pca_at_once_then_umap_when_ready(service, sid):
     assert "Add clips" in figure.layout.annotations[0].text
     add(service, sid, "translate.webm", "rotate.webm")
     figure, note = service.map.action_map(sid, "time", "auto")
-    assert figure.layout.xaxis.title.text.startswith("direction 1 (") and "computing" in note
+    assert figure.layout.xaxis.title.text.startswith("direction 1 in σ (") and "computing" in note
     assert service.map.poll_map(sid, "time", "auto") == (KEEP, KEEP)
     UMAP_GATE.set()
     service.sessions.get(sid).action_map.umap.result(10)
@@ -190,7 +190,7 @@ def test_map_shows_pca_at_once_then_umap_when_ready(service, sid):
     assert figure.layout.xaxis.title.text == "UMAP 1" and note == ""
     assert service.map.poll_map(sid, "time", "auto") == (KEEP, KEEP)
     figure, _ = service.map.action_map(sid, "magnitude", "pca")
-    assert figure.layout.xaxis.title.text.startswith("direction 1 (")
+    assert figure.layout.xaxis.title.text.startswith("direction 1 in σ (")
 
 
 def test_transition_shows_frames_prediction_and_marks_the_map(service, sid):
@@ -446,12 +446,12 @@ def test_an_upload_keeps_the_pca_layout_in_use_until_the_user_asks(service, sid)
     UMAP_GATE.set()
     service.sessions.get(sid).action_map.umap.result(10)
     figure, note = service.map.poll_map(sid, "clip", "auto")
-    assert figure.layout.xaxis.title.text.startswith("direction 1 (") and note == NEW_LAYOUT
+    assert figure.layout.xaxis.title.text.startswith("direction 1 in σ (") and note == NEW_LAYOUT
     add(service, sid, "camera.webm")
     service.map.action_map(sid, "clip", "auto")
     service.sessions.get(sid).action_map.umap.result(10)
     figure, note = service.map.poll_map(sid, "clip", "auto")
-    assert figure.layout.xaxis.title.text.startswith("direction 1 (") and note == NEW_LAYOUT  # not UMAP by itself
+    assert figure.layout.xaxis.title.text.startswith("direction 1 in σ (") and note == NEW_LAYOUT  # not UMAP by itself
 
 
 def test_the_steering_run_comes_back_with_its_clip_and_frame(service, sid):
@@ -499,3 +499,12 @@ def test_a_clip_faded_in_from_black_gets_a_frame_with_content_as_thumbnail():
     frames[1:, 2:6, 2:6] = 200
     clip = Clip("c1", "fade", frames, 8.0, np.zeros((3, 2), np.float32))
     assert clip.thumbnail().max() == 200
+
+
+def test_the_map_and_the_sliders_share_one_unit(service, sid):
+    add(service, sid, "translate.webm", "rotate.webm")
+    service.steer.start(sid, "c1", 1)
+    figure, _, _ = service.steer.locate(sid, "clip", "pca", 2.5, -1.0, 0, 0, 0)
+    star = next(t for t in figure.data if t.name == "current action")
+    assert (star.x[0], star.y[0]) == pytest.approx((2.5, -1.0), abs=1e-4)  # the sliders' values are the map's
+    assert "in σ" in figure.layout.xaxis.title.text

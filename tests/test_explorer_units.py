@@ -110,7 +110,7 @@ def test_action_map_figure(color_by):
     points = sum(len(t.x) for t in figure.data if t.name not in ("chosen transition", "plan", "current action"))
     assert points == 40
     assert "frames 3 → 4" in figure.data[0].hovertext[3] and figure.data[0].hovertext[3].endswith(" action")
-    assert figure.layout.xaxis.title.text.startswith("direction 1 (")
+    assert figure.layout.xaxis.title.text.startswith("direction 1 in σ (")
     row = figure.data[0].customdata[3]
     assert list(row) == [3, 1, 0, 3]  # row, library version, clip index, t: what the page's map script reads
 

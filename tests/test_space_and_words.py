@@ -10,7 +10,7 @@ import pytest
 from explorer import words
 from explorer.clips import Clip, aspect_name
 from explorer.decode import letterbox
-from explorer.quality import Quality, from_dict, read_quality
+from explorer.quality import VIEWS, Quality, from_dict, read_quality
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = re.compile(r"\.(safetensors|pt|webm|png|gif|mp4|npy|npz)$")
@@ -49,24 +49,33 @@ def test_quality_from_the_models_evaluation_file(tmp_path):
     (tmp_path / "eval.json").write_text(json.dumps({
         "prediction": {"one_step": {"psnr": 27.2}, "copy_last": {"psnr": 30.04}, "rollout": {"psnr": 21.0},
                        "copy_first": {"psnr": 27.5}},
-        "interpretability": {"probe_r2": {"dx": 0.5, "dy": 0.7, "mean": 0.6}}, "planning": {"success_rate": 0.25}}))
+        "interpretability": {"probe_r2": {"dx": 0.5, "dy": 0.7, "rotation": 0.0, "log_scale": 0.1, "mean": 0.3}},
+        "slider": {"success_rate": 0.13, "min_shift_px": 2.0}, "planning": {"success_rate": 0.25, "tasks": 16}}))
     quality = read_quality(str(tmp_path / "model.pt"))
-    assert quality == Quality(27.2, 30.04, 21.0, 27.5, 0.6, 0.25)
-    assert quality.line() == ("Model quality: one-step prediction 27 dB, copying the last frame 30 dB: "
-                              "predictions are blurrier than the input.")
-    card = quality.markdown()
-    assert "8-step rollout 21 dB against 28 dB" in card and "(below that baseline)" in card
-    assert "reads 60% of the true motion" in card and "reaches 25% of its goals" in card
-    assert "beat repeating" in from_dict({"prediction": {"one_step": {"psnr": 33}, "copy_last": {"psnr": 30}}}).line()
+    assert quality == Quality(27.2, 30.04, 21.0, 27.5, moves=0.6, turns=0.1, slider=0.13, planning=0.25)
+    assert quality.line("steer").startswith("Model quality: It predicts the next frame no better than simply repeating")
+    well, badly = quality.markdown().split("**What it does not do well yet**")
+    assert "sideways and up-down movement: a simple read-out recovers 60% of it" in well
+    assert "no better than" in badly and "8 frames ahead" in badly and "(21.0 against 27.5 dB)" in badly
+    assert "almost nothing of turning" in badly and "4 of 16 tasks" in badly and "13% of tests" in badly
+    assert "dB (its PSNR) says how close" in badly
+    better = from_dict({"prediction": {"one_step": {"psnr": 33}, "copy_last": {"psnr": 30}}})
+    assert "better than simply repeating" in better.line("plan")  # a view without its measurement: the next frame
     (tmp_path / "eval.json").write_text("{not json")
     assert not read_quality(str(tmp_path)).evaluated
 
 
-def test_bundled_model_quality_is_read_generically():
+def test_bundled_model_card_says_what_it_does_well_and_not(tmp_path):
     quality = read_quality(str(ROOT / "checkpoints"))
     data = json.loads((ROOT / "checkpoints" / "eval.json").read_text())
     assert quality.one_step == pytest.approx(data["prediction"]["one_step"]["psnr"])
-    assert f"{data['prediction']['one_step']['psnr']:.0f} dB" in quality.line()
+    assert f"{data['prediction']['one_step']['psnr']:.1f} against" in quality.line("steer")
+    lines = dict(zip(VIEWS, quality.lines()))
+    assert "sideways" in lines["map"] and "turning" in lines["map"]  # the first view's line: a pass and a fail
+    assert f"{data['slider']['success_rate']:.0%} of tests" in lines["steer"]
+    tasks = data["planning"]["tasks"]
+    assert f"{data['planning']['success_rate'] * tasks:.0f} of {tasks} tasks" in lines["plan"]
+    assert "no closer to the truth than a still copy" in lines["transfer"] and "appearance" in lines["rebind"]
 
 
 @pytest.mark.parametrize("cosine, error, verdict", [(0.98, 0.2, "follows this action well"),

@@ -41,7 +41,7 @@ class LibraryService:
             status = _welcome(len(examples), len(clips))
             zones = [self._zone(session, role, first[role]) for role in gallery.ROLES]
             figure, note = self.map.figure(session, "clip", "auto")
-            return (_gallery(session), status, self.core.card(model), self.core.quality(model).line(),
+            return (_gallery(session), status, self.core.card(model), self.core.quality(model).line("map"),
                     *[Choices(options, first[name]) for name in PICKS], *zones, figure, note, self.map.sprites(session))
 
     def views(self, sid: str, *picks: str | None):

@@ -21,10 +21,10 @@ class ModelService:
         with self.core.session(sid) as (_, model):
             return self.core.card(model)
 
-    def quality_line(self, sid: str) -> str:
-        """The loaded model's measured quality in one sentence (shown beside generated images)."""
+    def quality_lines(self, sid: str) -> tuple[str, ...]:
+        """The loaded model's measured quality beside each view's generated images (`quality.VIEWS`)."""
         with self.core.session(sid) as (_, model):
-            return self.core.quality(model).line()
+            return self.core.quality(model).lines()
 
     def load(self, sid: str, source: str) -> str:
         """Switch this session to `source` (empty: the default); on failure it keeps its model."""

@@ -53,6 +53,4 @@ class PlanService:
         with self.core.session(sid) as (session, _):
             if session.marks.path is None:
                 return empty_figure(NO_PLAN)
-            pca = self.map.pca(session)
-            scales = np.where(pca.scales > 0, pca.scales, 1)
-            return plan_figure(pca.project(session.marks.path) / scales)
+            return plan_figure(self.map.pca(session).standardized(session.marks.path))

@@ -29,7 +29,7 @@ def layout(page: Page) -> None:
         page.frame_t = image("frame t", elem_id="frame-t")
         page.frame_t1 = image("frame t+1", elem_id="frame-t1")
         page.predicted = image("predicted t+1", elem_id="predicted")
-    page.qualities.append(quality_line())
+    page.qualities["map"] = quality_line()
 
 
 def wire(page: Page) -> None:

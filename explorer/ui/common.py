@@ -8,6 +8,7 @@ import gradio as gr
 
 from explorer.errors import UserError
 from explorer.gallery import DROPZONE_JS, dropzone
+from explorer.quality import VIEWS
 from explorer.views import KEEP, Choices, Range
 
 VIDEO_TYPES = [".mp4", ".webm", ".mov", ".avi", ".mkv", ".gif"]
@@ -23,7 +24,7 @@ class Page:
         self.svc = svc
         self.picks: dict[str, gr.Dropdown] = {}  # explorer.services.PICKS -> its picker
         self.zones: dict[str, gr.HTML] = {}  # drop-zone role -> its zone
-        self.qualities: list[gr.Markdown] = []  # the quality line beside each view's generated images
+        self.qualities: dict[str, gr.Markdown] = {}  # explorer.quality.VIEWS -> the line beside its images
 
 
 def update(value):
@@ -39,7 +40,7 @@ def update(value):
     return value
 
 
-def run(method, request: gr.Request, args, options=None, repeat: int = 0):
+def run(method, request: gr.Request, args, options=None):
     """`method(session id, *args, **options)` as outputs; a UserError becomes the page's toast and
     the session's failure note."""
     try:
@@ -47,16 +48,14 @@ def run(method, request: gr.Request, args, options=None, repeat: int = 0):
     except UserError as error:
         FAILURES.record(request.session_hash, str(error))
         raise gr.Error(html.escape(str(error), quote=False), print_exception=False) from None
-    if repeat:
-        return [update(result)] * repeat
     return tuple(update(v) for v in result) if isinstance(result, tuple) else update(result)
 
 
-def bind(method, repeat: int = 0, **options):
+def bind(method, **options):
     """An event handler calling `method(session id, *inputs, **options)`."""
 
     def handler(request: gr.Request, *args):
-        return run(method, request, args, options, repeat)
+        return run(method, request, args, options)
 
     return handler
 
@@ -99,6 +98,10 @@ def failed(note, *others) -> dict:
 
 def clip_picker(label: str) -> gr.Dropdown:
     return gr.Dropdown(label=label, choices=[], value=None, allow_custom_value=True)
+
+
+def quality_lines(page: Page) -> list[gr.Markdown]:
+    return [page.qualities[view] for view in VIEWS]
 
 
 def quality_line() -> gr.Markdown:

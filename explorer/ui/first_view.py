@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from explorer.ui import steer
-from explorer.ui.common import QUIET, Page, bind
+from explorer.ui.common import QUIET, Page, bind, quality_lines
 from explorer.ui.library import pickers, zones
 
 
@@ -14,9 +14,9 @@ def wire(demo: gr.Blocks, page: Page) -> None:
     browser_key = gr.BrowserState(None, storage_key="dila-session", secret=svc.sessions.browser_secret)
     shown = demo.load(bind(svc.attach), browser_key, browser_key, **QUIET) \
         .then(bind(svc.library.start), None,
-              [page.gallery, page.status, page.model_info, page.qualities[0], *pickers(page), *zones(page), page.plot,
+              [page.gallery, page.status, page.model_info, page.qualities["map"], *pickers(page), *zones(page), page.plot,
                page.map_note, page.bridge], **QUIET)
-    shown.then(bind(svc.model.quality_line, repeat=len(page.qualities) - 1), None, page.qualities[1:], **QUIET)
+    shown.then(bind(svc.model.quality_lines), None, quality_lines(page), **QUIET)
     shown.then(bind(svc.steer.resume), page.picks["steer"],
                [page.picks["steer"], page.steer_frame, page.current, page.preview, page.readout, *page.sliders], **QUIET) \
         .success(**steer.showing_strip(page)).success(**steer.locating(page))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from explorer.ui import library
-from explorer.ui.common import QUIET, Page, bind, failed
+from explorer.ui.common import QUIET, Page, bind, failed, quality_lines
 
 TITLE = "Model"
 
@@ -19,5 +19,4 @@ def wire(page: Page) -> None:
     model = page.svc.model
     loaded = page.load.click(bind(model.load), page.source, page.model_info, api_name="load_model")
     loaded.failure(**failed(page.status, page.model_info))
-    library.refresh(page, loaded.then(bind(model.quality_line, repeat=len(page.qualities)), None, page.qualities,
-                                      **QUIET))
+    library.refresh(page, loaded.then(bind(model.quality_lines), None, quality_lines(page), **QUIET))

@@ -24,7 +24,7 @@ def layout(page: Page) -> None:
     page.plan = gr.Button("Plan", variant="primary")
     page.plan_video = video("goal | plan")
     page.plan_note = gr.Markdown()
-    page.qualities.append(quality_line())
+    page.qualities["plan"] = quality_line()
     page.plan_plot = gr.Plot(empty_figure(NO_PLAN), label="planned actions")
     with gr.Accordion("Planned actions as numbers", open=False):
         page.plan_actions = gr.JSON()

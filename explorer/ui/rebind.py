@@ -18,7 +18,7 @@ def layout(page: Page) -> None:
     page.rebind = gr.Button("Rebind", variant="primary")
     page.rebind_video = video("structure | content | result")
     page.rebind_note = gr.Markdown()
-    page.qualities.append(quality_line())
+    page.qualities["rebind"] = quality_line()
 
 
 def wire(page: Page) -> None:

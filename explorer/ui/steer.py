@@ -22,7 +22,7 @@ def layout(page: Page) -> None:
         with gr.Row():
             page.current = image("current frame")
             page.preview = image("next frame (live)", elem_id="live-frame")
-        page.qualities.append(quality_line())
+        page.qualities["steer"] = quality_line()
         page.readout = gr.Markdown(elem_id="steer-readout")
     page.sliders = [gr.Slider(-SLIDER_LIMIT, SLIDER_LIMIT, value=0, step=0.05, label=direction_label(i),
                               info=direction_info(i)) for i in range(N_COMPONENTS)]

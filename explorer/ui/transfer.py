@@ -22,7 +22,7 @@ def layout(page: Page) -> None:
     page.transfer = gr.Button("Transfer", variant="primary")
     page.transfer_video = video("motion | appearance | result")
     page.transfer_note = gr.Markdown()
-    page.qualities.append(quality_line())
+    page.qualities["transfer"] = quality_line()
 
 
 def wire_picks(page: Page, roles: tuple[str, ...]) -> None:
