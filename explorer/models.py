@@ -40,10 +40,10 @@ class ModelInfo:
 
     def markdown(self) -> str:
         return (f"**Model** `{self.source}`  \n"
-                f"{self.parameters / 1e6:.2f} M parameters (world model + codec) · codec: {self.codec} · "
-                f"device: {self.device}  \n"
-                f"frames {self.image_size}×{self.image_size} · {self.action_dim}-d latent actions · "
-                f"measured: preview {self.preview_ms:.1f} ms, step {self.step_ms:.1f} ms")
+                f"{self.parameters / 1e6:.2f} M parameters (world model + codec) · device: {self.device}  \n"
+                f"Frames of {self.image_size}×{self.image_size} pixels. Its frame codec, {self.codec}. Each latent "
+                f"action (the change between two frames, as the model reads it) is {self.action_dim} numbers. "
+                f"Measured here: a live preview takes {self.preview_ms:.1f} ms, a step {self.step_ms:.1f} ms.")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,8 @@ def describe(source: str, pipeline) -> ModelInfo:
     codec = pipeline.codec
     codec_params = sum(p.numel() for p in codec.parameters()) if hasattr(codec, "parameters") else 0
     grid = getattr(codec, "grid_size", "?")
-    codec_name = f"{type(codec).__name__} ({codec.image_size}px -> {grid}x{grid}x{codec.latent_dim})"
+    codec_name = (f"{type(codec).__name__}, turns a frame into a {grid}×{grid} grid of tokens of {codec.latent_dim} "
+                  f"numbers each")
     preview_ms, step_ms = compute(measure, pipeline)
     return ModelInfo(source, pipeline.model.num_parameters() + codec_params, codec_name, str(pipeline.device),
                      pipeline.image_size, pipeline.model.config.action_dim, preview_ms, step_ms)
