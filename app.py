@@ -23,7 +23,8 @@ from explorer.sources import SourcePolicy
 from explorer.ui import CSS, TABS, VIEWS, Page, action_map, first_view, library
 
 INTRO = ("## DiLA explorer\n"
-         "A world model that learned *latent actions* from video. **Hover** a point on the map to see the two "
+         "A world model that learned *latent actions* from video: each is a short list of numbers for the change "
+         "between two frames, read by the model without labels. **Hover** a point on the map to see the two "
          "frames of that transition, **click** it to steer the model from there with the sliders.  \n"
          "Drag library clips onto Transfer or Rebind to move one clip's motion onto another; add your own videos "
          "on the left.")

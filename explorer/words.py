@@ -9,7 +9,12 @@ def direction_label(index: int) -> str:
 
 
 def direction_info(index: int) -> str:
-    return f"direction {index + 1} of the library's latent actions (by spread), in standard deviations"
+    order = "the way the library's actions differ most" if index == 0 else f"the {_ordinal(index + 1)} way they differ most"
+    return f"{order}; σ = one typical step of the library's actions along it (a standard deviation)"
+
+
+def _ordinal(number: int) -> str:
+    return {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(number, f"{number}th")
 
 
 def share(fraction: float) -> str:
@@ -39,7 +44,8 @@ def controllability(cosine: float, relative_error: float) -> str:
     else:
         verdict = "**The model does not follow this action**"
     return (f"{verdict}: the action read back from the generated frame points "
-            f"{_direction(cosine)} (cosine {cosine:.2f}) and is {relative_error:.0%} off in size.")
+            f"{_direction(cosine)} (cosine {cosine:.2f}) and is {relative_error:.0%} off in size. "
+            f"(Cosine compares directions: 1 is the same way, 0 unrelated, −1 the opposite way.)")
 
 
 def _direction(cosine: float) -> str:
@@ -61,5 +67,5 @@ def plan_result(horizon: int, start_distance: float, final_distance: float) -> s
         verdict = "**The plan gets part of the way to the goal**"
     else:
         verdict = "**The plan does not get closer to the goal**"
-    return (f"{verdict}: after {horizon} planned actions the frame's distance to the goal (in the model's "
-            f"tokens) went from {start_distance:.3g} to {final_distance:.3g} ({gain:.0%} closer).")
+    return (f"{verdict}: after {horizon} planned actions the last frame is {gain:.0%} closer to the goal than the "
+            f"start frame was (closeness as the model sees frames: the difference of their tokens).")

@@ -454,3 +454,25 @@ def test_the_first_screen_shows_the_live_frame_and_a_slider_and_nothing_covers_t
                            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
     assert on_top, "the steering message is covered"
     assert page.errors == [] and page.foreign == []
+
+
+JARGON = ("Horizon (actions)", "k-means", "group's centre", "of the variance", "by spread", "linear probe",
+          "8-step rollout", "px ->", "-d latent", "in the model's tokens) went from", "Roll out N")
+EXPLAINED = ("σ = one typical step", "umap: similar actions drawn close together", "magnitude: how big the action is",
+             "the change from frame t to the next frame", "each is a short list of numbers for the change",
+             "Cosine compares directions", "Steps to roll out", "how many actions the plan may take")
+"""The model card's words (dB, what the model does well and not) need an eval.json: test_space_and_words."""
+
+
+def test_the_page_explains_its_terms(page, server):
+    first_view(page, server)
+    texts = [page.locator("body").inner_text()]
+    for tab in ("Plan", "Model", "Play"):
+        page.get_by_role("tab", name=tab).click()
+        texts.append(page.locator("body").inner_text())
+    text = "\n".join(texts)
+    assert [term for term in JARGON if term in text] == []
+    assert [words for words in EXPLAINED if words not in text] == []
+    label = page.locator("#direction-strip [data-testid=block-label]")
+    assert label.count() == 0 or not label.is_visible()  # nothing drawn over the strip's top row
+    assert page.errors == [] and page.foreign == []

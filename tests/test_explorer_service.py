@@ -269,7 +269,7 @@ def test_plan_from_a_clip_frame_or_an_image(service, sid):
     add(service, sid, "translate.webm", "rotate.webm")
     video, figure, status, actions = service.plan.run(sid, "c1", 0, "c1", 3, None, 2, "clip", "pca")
     assert video.endswith(".webm") and "after 2 planned actions" in status and np.shape(actions) == (2, 8)
-    assert "closer)" in status and status.startswith("**The plan")
+    assert "closer to the goal" in status and status.startswith("**The plan")
     plot = service.plan.figure(sid)
     assert [trace.name for trace in plot.data] == [f"direction {i}" for i in range(1, 6)] and len(plot.data[0].x) == 2
     assert len(next(t for t in figure.data if t.name == "plan").x) == 2

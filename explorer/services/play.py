@@ -31,8 +31,8 @@ class PlayService:
             steering.keys = play.PlayKeys(token, centres)
             strips = [png_data_uri(np.concatenate([steering.current, steer.preview(model.pipeline, steering, c)], axis=1))
                       for c in centres]
-            status = (f"{len(centres)} keys bound to the centres of the library's latent actions "
-                      f"(k-means); each shows the current frame and where its action leads.")
+            status = (f"{len(centres)} keys bound, each to the average move of one group of similar actions in the "
+                      f"library; each shows the current frame and where its move leads.")
             return play.panel(token, png_data_uri(steering.current), strips), status
 
     def key(self, token: str, key: str) -> dict:

@@ -13,8 +13,12 @@ from explorer.ui.common import QUIET, Page, bind, clip_picker, failed, image, in
 def layout(page: Page) -> None:
     gr.Markdown("### Latent-action map")
     with gr.Row():
-        color_by = gr.Radio(list(COLOR_BY), value="clip", label="Colour by")
-        method = gr.Radio(["auto", "pca", "umap"], value="auto", label="Projection")
+        color_by = gr.Radio(list(COLOR_BY), value="clip", label="Colour by",
+                            info="clip: which clip · time: the frame within its clip · magnitude: how big the action is")
+        method = gr.Radio(["auto", "pca", "umap"], value="auto", label="Projection",
+                          info="pca: the two directions the actions differ most along, in σ as the sliders · umap: "
+                               "similar actions drawn close together (computed in the background) · auto: pca, then "
+                               "umap when ready")
     page.map_view = [color_by, method]
     page.plot = gr.Plot(empty_figure(), show_label=False, elem_id="action-map")
     page.bridge = gr.HTML("", js_on_load=MAP_JS, elem_id="map-bridge", container=False)
@@ -24,7 +28,8 @@ def layout(page: Page) -> None:
                                elem_id="adopt-layout")
     with gr.Row():
         page.picks["map"] = clip_picker("Transition of clip")
-        page.map_t = index_slider("frame t → t+1", page.svc.limits.clip_frames - 1)
+        page.map_t = index_slider("frame t → t+1", page.svc.limits.clip_frames - 1,
+                                  info="the change from frame t to the next frame, t+1")
     with gr.Row():
         page.frame_t = image("frame t", elem_id="frame-t")
         page.frame_t1 = image("frame t+1", elem_id="frame-t1")

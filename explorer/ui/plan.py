@@ -20,7 +20,8 @@ def layout(page: Page) -> None:
         page.picks["plan_goal"] = clip_picker("Goal: clip")
         page.plan_goal_frame = index_slider("frame", last)
     page.goal_image = image_file(label="…or a goal image", sources=["upload", "clipboard"], height=160)
-    page.horizon = gr.Slider(1, 16, value=4, step=1, label="Horizon (actions)")
+    page.horizon = gr.Slider(1, 16, value=4, step=1, label="Steps to plan",
+                             info="how many actions the plan may take to reach the goal")
     page.plan = gr.Button("Plan", variant="primary")
     page.plan_video = video("goal | plan")
     page.plan_note = gr.Markdown()

@@ -10,8 +10,8 @@ TITLE = "Play"
 
 
 def layout(page: Page) -> None:
-    gr.Markdown("Play the world model with the keyboard from the steering run's current frame: "
-                "the library's latent actions are grouped (k-means) and each group's centre is a key. "
+    gr.Markdown("Play the world model with the keyboard from the steering run's current frame: the library's "
+                "actions are sorted into groups of similar moves, and each key plays the average move of one group. "
                 "Hold a key to keep moving.")
     with gr.Row():
         page.clusters = gr.Slider(1, MAX_CLUSTERS, value=6, step=1, label="Keys (groups of actions)")

@@ -30,13 +30,16 @@ def layout(page: Page) -> None:
         page.reset = gr.Button("Reset to inferred action")
         page.step = gr.Button("Step", variant="primary")
     with gr.Row():
-        page.steps = gr.Number(8, precision=0, minimum=1, maximum=page.svc.limits.max_rollout_steps, label="N")
-        page.rollout = gr.Button("Roll out N")
+        page.steps = gr.Number(8, precision=0, minimum=1, maximum=page.svc.limits.max_rollout_steps,
+                               label="Steps to roll out", info="repeat the sliders' action this many times")
+        page.rollout = gr.Button("Roll out")
         page.make_video = gr.Button("Video of the run")
     with gr.Column(elem_id="steer-results"):
         page.steer_video = video("steering run")
-        page.strip = gr.Image(label="what each direction does: rows = directions 1 to 5, columns = −2, 0, +2 σ",
-                              elem_classes=PIXELATED, interactive=False, height=IMAGE_HEIGHT * 2)
+        gr.Markdown("**What each direction does** from the current frame: one row per direction (1 at the top), "
+                    "the slider at −2, 0 and +2 σ from left to right.")
+        page.strip = gr.Image(label="what each direction does", show_label=False, elem_classes=PIXELATED,
+                              interactive=False, height=IMAGE_HEIGHT * 2, elem_id="direction-strip")
 
 
 def starting(page: Page) -> dict:
