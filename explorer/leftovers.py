@@ -32,10 +32,6 @@ class OwnedFolder:
         self.path = making.with_name(making.name[1:])
         os.rename(making, self.path)
 
-    @property
-    def name(self) -> str:
-        return str(self.path)
-
     def cleanup(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
         if self._lock is not None:
