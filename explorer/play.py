@@ -12,22 +12,51 @@ from dataclasses import dataclass
 
 import numpy as np
 
-KEYS = (("ArrowUp", "w", "1"), ("ArrowDown", "s", "2"), ("ArrowLeft", "a", "3"), ("ArrowRight", "d", "4"),
-        ("5",), ("6",), ("7",), ("8",))
+ARROWS = (("ArrowUp", "w", (0, -1)), ("ArrowDown", "s", (0, 1)), ("ArrowLeft", "a", (-1, 0)),
+          ("ArrowRight", "d", (1, 0)))
 SYMBOLS = {"ArrowUp": "↑", "ArrowDown": "↓", "ArrowLeft": "←", "ArrowRight": "→"}
-MAX_CLUSTERS = len(KEYS)
+MAX_CLUSTERS = 8
+MIN_SHIFT_PX = 0.5  # a move smaller than this has no direction to show
+ALONG = 0.8  # the cosine a move needs with an arrow's direction to get that arrow
 
 
 @dataclass
 class PlayKeys:
     token: str
     centres: np.ndarray  # k a: the action each key plays
+    keys: list[tuple[str, ...]]  # the keys of each centre (`assign_keys`)
 
     def action(self, key: str) -> np.ndarray | None:
-        for index, names in enumerate(KEYS[: len(self.centres)]):
+        for index, names in enumerate(self.keys):
             if key in names or key.lower() in names:
                 return self.centres[index]
         return None
+
+
+def shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """How far the picture moved from `before` to `after`, (dx, dy) in pixels (phase correlation)."""
+    import cv2
+
+    grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float64) for frame in (before, after)]
+    (dx, dy), _ = cv2.phaseCorrelate(*grey)
+    return np.array([dx, dy])
+
+
+def assign_keys(shifts: np.ndarray) -> list[tuple[str, ...]]:
+    """Each centre's keys: its digit, and an arrow (with its WASD letter) only when its move points
+    that way (at least MIN_SHIFT_PX, cosine ALONG); one centre per arrow, the largest moves first."""
+    keys = [(str(index + 1),) for index in range(len(shifts))]
+    sizes = np.linalg.norm(shifts, axis=1)
+    taken = set()
+    for index in np.argsort(-sizes):
+        if sizes[index] < MIN_SHIFT_PX:
+            break
+        for arrow, letter, direction in ARROWS:
+            if arrow not in taken and shifts[index] @ np.array(direction) >= ALONG * sizes[index]:
+                keys[index] = (arrow, letter, str(index + 1))
+                taken.add(arrow)
+                break
+    return keys
 
 
 def cluster(actions: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
@@ -38,14 +67,15 @@ def cluster(actions: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     return KMeans(n_clusters=max(k, 1), n_init=3, random_state=seed).fit(actions).cluster_centers_.astype(np.float32)
 
 
-def key_label(index: int) -> str:
-    return " / ".join(SYMBOLS.get(name, name.upper()) for name in KEYS[index])
+def key_label(keys: tuple[str, ...]) -> str:
+    return " / ".join(SYMBOLS.get(name, name.upper()) for name in keys)
 
 
-def panel(token: str, frame_uri: str, strips: list[str]) -> str:
+def panel(token: str, frame_uri: str, strips: list[str], keys: list[tuple[str, ...]]) -> str:
     """The play panel: the frame being played and one legend item (keys, what it does) per centre."""
-    items = "".join(f'<div class="dila-play-key" data-play-key="{index}"><b>{html.escape(key_label(index))}</b>'
-                    f'<img src="{strip}" alt="action {index + 1}"></div>' for index, strip in enumerate(strips))
+    items = "".join(f'<div class="dila-play-key" data-play-key="{index}"><b>{html.escape(key_label(names))}</b>'
+                    f'<img src="{strip}" alt="action {index + 1}"></div>'
+                    for index, (strip, names) in enumerate(zip(strips, keys)))
     return (f'<div class="dila-play" data-play-token="{html.escape(token)}" tabindex="0">'
             f'<img class="dila-play-frame" src="{frame_uri}" alt="played frame">'
             f'<div class="dila-play-legend">{items}</div>'

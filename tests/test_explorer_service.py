@@ -12,7 +12,7 @@ from PIL import Image
 
 from dila.data.procedural import render_pair, sample_clip
 from dila.video import write_video
-from explorer import KEEP, Choices, Explorer, Limits, Range, UserError, planning
+from explorer import KEEP, Choices, Explorer, Limits, Range, UserError, play, planning
 from explorer.decode import check_upload
 from explorer.dev_model import write_dev_model
 from explorer.models import codec_for, load
@@ -421,12 +421,14 @@ def test_play_binds_cluster_centres_to_keys_and_steps_the_run(service, sid):
     service.steer.start(sid, "c1", 1)
     panel, status = service.play.setup(sid, 3)
     token = re.search(r'data-play-token="([^"]+)"', panel).group(1)
-    assert panel.count("data-play-key=") == 3 and "3 keys bound" in status and "↑ / W / 1" in panel
+    assert panel.count("data-play-key=") == 3 and "3 keys bound" in status
     steering = service.sessions.get(sid).steering
-    assert steering.keys.centres.shape == (3, 8)
-    first = service.play.key(token, "ArrowUp")
+    assert steering.keys.centres.shape == (3, 8) and [keys[-1] for keys in steering.keys.keys] == ["1", "2", "3"]
+    arrows = [keys[0] for keys in steering.keys.keys if len(keys) == 3]
+    assert panel.count("<b>") == 3 and sum(panel.count(s) for s in "↑↓←→") == len(arrows)
+    first = service.play.key(token, "1")
     assert first["frames"] == 2 and first["frame"].startswith("data:image/png;base64,")
-    assert service.play.key(token, "w")["frames"] == 3 and service.play.key(token, "3")["frames"] == 4
+    assert service.play.key(token, "2")["frames"] == 3 and service.play.key(token, "3")["frames"] == 4
     assert len(steering.frames) == 4  # the played frames joined the steering run
     assert "No action is bound" in service.play.key(token, "9")["error"]
     assert "has ended" in service.play.key("not-a-token", "w")["error"]
@@ -499,6 +501,14 @@ def test_a_clip_faded_in_from_black_gets_a_frame_with_content_as_thumbnail():
     frames[1:, 2:6, 2:6] = 200
     clip = Clip("c1", "fade", frames, 8.0, np.zeros((3, 2), np.float32))
     assert clip.thumbnail().max() == 200
+
+
+def test_only_keys_whose_move_has_a_direction_get_an_arrow():
+    shifts = np.array([[0.1, 0.0], [3.0, 0.4], [-0.2, -2.0], [2.0, 2.0], [1.0, 0.0]])
+    assert play.assign_keys(shifts) == [("1",), ("ArrowRight", "d", "2"), ("ArrowUp", "w", "3"), ("4",), ("5",)]
+    frame = np.zeros((32, 32, 3), np.uint8)
+    frame[8:16, 8:16] = 255
+    assert play.shift(frame, np.roll(frame, 3, axis=1)) == pytest.approx([3, 0], abs=0.3)
 
 
 def test_the_map_and_the_sliders_share_one_unit(service, sid):

@@ -28,12 +28,14 @@ class PlayService:
             centres = play.cluster(self.map.current(session).actions, clusters)
             token = secrets.token_urlsafe(16)
             self._players = {t: s for t, s in self._players.items() if s != sid} | {token: sid}
-            steering.keys = play.PlayKeys(token, centres)
-            strips = [png_data_uri(np.concatenate([steering.current, steer.preview(model.pipeline, steering, c)], axis=1))
-                      for c in centres]
+            previews = [steer.preview(model.pipeline, steering, centre) for centre in centres]
+            keys = play.assign_keys(np.array([play.shift(steering.current, frame) for frame in previews]))
+            steering.keys = play.PlayKeys(token, centres, keys)
+            strips = [png_data_uri(np.concatenate([steering.current, frame], axis=1)) for frame in previews]
             status = (f"{len(centres)} keys bound, each to the average move of one group of similar actions in the "
-                      f"library; each shows the current frame and where its move leads.")
-            return play.panel(token, png_data_uri(steering.current), strips), status
+                      f"library; each shows the current frame and where its move leads, and an arrow key only where "
+                      f"the picture moves that way.")
+            return play.panel(token, png_data_uri(steering.current), strips, keys), status
 
     def key(self, token: str, key: str) -> dict:
         """One played frame for a held key (the page's server function; the token names the session)."""
