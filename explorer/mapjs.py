@@ -8,9 +8,10 @@ with {row, version}; hovering shows `#dila-map-tip` with frames t and t+1.
 """
 
 TIP_SIZE = 96
+NEAR_PX = 8  # the tip shows a point only while the pointer is this close to it
 
 MAP_JS = f"""
-const SIZE = {TIP_SIZE};
+const SIZE = {TIP_SIZE}, NEAR = {NEAR_PX};
 let tip = document.getElementById('dila-map-tip');
 if (!tip) {{
   tip = document.createElement('div');
@@ -29,9 +30,20 @@ const frame = (strip, t) => {{
   }}
   return box;
 }};
+// Where a point is on screen: plotly reports the nearest point within its own hover distance,
+// and a fast move can leave the pointer away from it.
+const onScreen = (point) => {{
+  const box = document.querySelector('#action-map .js-plotly-plot').getBoundingClientRect();
+  return [box.left + point.xaxis._offset + point.xaxis.l2p(point.x), box.top + point.yaxis._offset + point.yaxis.l2p(point.y)];
+}};
+const near = (spot, event) => Math.hypot(event.clientX - spot[0], event.clientY - spot[1]) <= NEAR;
+let shown = null;
 const show = (data) => {{
   const point = data.points && data.points[0];
   if (!point || !point.customdata) return;
+  const spot = point.xaxis && point.yaxis ? onScreen(point) : null;
+  if (spot && data.event && !near(spot, data.event)) {{ tip.hidden = true; shown = null; return; }}
+  shown = spot;
   const [row, version, clip, t] = point.customdata.map(Number);
   const strip = element.querySelector(`.dila-sprites[data-version="${{version}}"] img[data-clip-index="${{clip}}"]`);
   tip.replaceChildren(frame(strip, t), frame(strip, t + 1));
@@ -50,7 +62,8 @@ const bind = () => {{
   if (!plot || !plot.on || plot.dilaBound) return;
   plot.dilaBound = true;
   plot.on('plotly_hover', show);
-  plot.on('plotly_unhover', () => {{ tip.hidden = true; }});
+  plot.on('plotly_unhover', () => {{ tip.hidden = true; shown = null; }});
+  plot.addEventListener('mousemove', (event) => {{ if (shown && !near(shown, event)) {{ tip.hidden = true; shown = null; }} }});
   plot.on('plotly_click', (data) => {{
     const point = data.points && data.points[0];
     if (!point || !point.customdata) return;

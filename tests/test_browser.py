@@ -476,3 +476,28 @@ def test_the_page_explains_its_terms(page, server):
     label = page.locator("#direction-strip [data-testid=block-label]")
     assert label.count() == 0 or not label.is_visible()  # nothing drawn over the strip's top row
     assert page.errors == [] and page.foreign == []
+
+
+def test_the_hover_tip_never_names_a_point_the_pointer_left(page, server):
+    first_view(page, server)
+    page.get_by_role("radio", name="pca").check()
+    expect(page.locator("#map-note")).to_have_text("")
+    points = page.locator("#action-map .scatterlayer .trace .point")
+    centres = []
+    for point in points.all():
+        box = point.bounding_box()
+        centres.append((box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
+    centres = np.array(centres)
+    gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + np.eye(len(centres)) * 1e9
+    x, y = centres[int(gaps.min(axis=1).argmax())]  # the most isolated point: nothing else within reach
+    tip = page.locator("#dila-map-tip")
+    for _ in range(20):
+        page.mouse.move(x - 30, y - 30)
+        page.mouse.move(x, y, steps=4)
+        if tip.is_visible():
+            break
+        time.sleep(0.5)
+    expect(tip).to_be_visible()
+    page.mouse.move(x + 15, y)  # one fast move off the point, still within plotly's hover distance
+    expect(tip).to_be_hidden()
+    assert page.errors == [] and page.foreign == []
