@@ -18,7 +18,7 @@ from helpers import ROOT
 
 import dila.index.build as build
 import dila.index.local as local
-from dila.index import IndexConfig, IndexMismatchError, build_index
+from dila.index import IndexBusyError, IndexConfig, IndexMismatchError, IndexStore, build_index
 from dila.index.__main__ import main
 from dila.index.demo import write_procedural_corpus
 from dila.index.encode import clip_actions, load_pipeline, weights_sha256, window_starts
@@ -170,6 +170,16 @@ def test_a_run_killed_with_sigkill_resumes(index, corpus, tmp_path):
 def test_an_index_made_another_way_is_not_added_to(index, corpus):
     with pytest.raises(IndexMismatchError, match="different settings"):
         build_index(IndexConfig(str(corpus), index, frames=FRAMES + 2, progress=False))
+
+
+def test_two_runs_never_write_one_index_at_once(index, corpus):
+    config = IndexConfig(str(corpus), index, frames=FRAMES, window=FRAMES, progress=False)
+    holder = IndexStore(index)
+    holder.open(json.loads((index / "manifest.json").read_text()))
+    with pytest.raises(IndexBusyError, match="another run is writing this index"):
+        build_index(config)
+    holder.close()
+    assert build_index(config)["counts"]["transitions"] == rows(index).num_rows
 
 
 def test_long_clips_are_encoded_in_windows_that_share_a_frame(corpus):

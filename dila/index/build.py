@@ -23,18 +23,23 @@ def build_index(config: IndexConfig) -> dict:
     pipeline, identity = load_pipeline(replace(config, device="cpu") if config.engine == "ray" else config)
     store = IndexStore(config.out)
     store.open(header(config, corpus, identity))
-    done = store.done()
-    tasks = [task for task in corpus.tasks[:config.limit] if task.clip_id not in done]
+    try:
+        done = store.done()
+        tasks = [task for task in corpus.tasks[:config.limit] if task.clip_id not in done]
+        write(results(config, corpus, tasks, pipeline), store, config, len(tasks))
+        return store.finish()
+    finally:
+        store.close()
+
+
+def results(config: IndexConfig, corpus: Corpus, tasks: list, pipeline) -> Iterable[ClipResult]:
     if config.engine == "ray":
         from dila.index.ray_engine import ray_results
 
-        results = ray_results(config, corpus, tasks, pipeline.image_size)
-    else:
-        from dila.index.local import local_results
+        return ray_results(config, corpus, tasks, pipeline.image_size)
+    from dila.index.local import local_results
 
-        results = local_results(config, corpus, tasks, pipeline)
-    write(results, store, config, len(tasks))
-    return store.finish()
+    return local_results(config, corpus, tasks, pipeline)
 
 
 def header(config: IndexConfig, corpus: Corpus, identity: dict) -> dict:

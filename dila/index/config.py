@@ -45,5 +45,5 @@ class IndexConfig:
 
     def settings(self) -> dict:
         """What decides the rows: a run may only resume an index made with the same settings."""
-        keys = ("frames", "window", "fit", "max_duration_s", "split", "video_column")
-        return {key: asdict(self)[key] for key in keys}
+        values = asdict(self)
+        return {key: values[key] for key in ("frames", "window", "fit", "max_duration_s", "split", "video_column")}

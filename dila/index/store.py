@@ -4,9 +4,11 @@
 Shards hold whole clips and appear atomically (written under a temporary name, then renamed), so a
 reader never sees half a shard and a killed run loses at most the clips it had not written yet. A
 shard's errors are written before its transitions: a clip is done once its id is in either table.
+One run at a time writes an index (a lock on its folder).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -25,20 +27,32 @@ class IndexMismatchError(ValueError):
     """An existing index was made by another model, codec, source or settings."""
 
 
+class IndexBusyError(OSError):
+    """Another run is writing the index."""
+
+
 class IndexStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.data, self.errors = self.root / "data", self.root / "errors"
+        self._lock: int | None = None
 
     def manifest(self) -> dict | None:
         path = self.root / MANIFEST
         return json.loads(path.read_text()) if path.is_file() else None
 
     def open(self, header: dict) -> None:
-        """Start or resume an index made with `header` (format, source, model, codec, settings)."""
+        """Start or resume an index made with `header` (format, source, model, codec, settings); the
+        index stays locked against other runs until `close` or the end of the process."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(self.root)
         previous = self.manifest()
         if previous is not None:
-            check_same(previous, header, self.root)
+            try:
+                check_same(previous, header, self.root)
+            except IndexMismatchError:
+                self.close()
+                raise
         self.data.mkdir(parents=True, exist_ok=True)
         self.errors.mkdir(parents=True, exist_ok=True)
         for leftover in (*self.root.glob(".*.tmp"), *self.data.glob(".*.tmp"), *self.errors.glob(".*.tmp")):
@@ -79,6 +93,12 @@ class IndexStore:
         self.write_manifest(manifest)
         return manifest
 
+    def close(self) -> None:
+        """Let other runs write the index."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
     def write_manifest(self, manifest: dict) -> None:
         _atomic_bytes((json.dumps(manifest, indent=2) + "\n").encode(), self.root / MANIFEST)
 
@@ -92,6 +112,21 @@ def check_same(previous: dict, header: dict, root: Path) -> None:
             raise IndexMismatchError(f"{root}: this index was made with a different {key} "
                                      f"({json.dumps(previous.get(key))}, now {json.dumps(header.get(key))}); "
                                      "choose another --out to make a new index.")
+
+
+def _lock(folder: Path) -> int | None:
+    """An exclusive lock on the folder itself, released by the system if the process dies (None on a
+    filesystem without locks)."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        raise IndexBusyError(f"{folder}: another run is writing this index; wait for it or stop it.") from None
+    except OSError:
+        os.close(handle)
+        return None
+    return handle
 
 
 def _atomic_parquet(table: pa.Table, path: Path) -> None:
