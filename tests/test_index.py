@@ -260,6 +260,15 @@ def test_the_index_loads_in_datasets_polars_and_duckdb(index):
     assert (count, width) == (expected.num_rows, 16)
 
 
+def test_the_default_engine_needs_no_ray(index, corpus, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    config = IndexConfig(str(corpus), tmp_path / "local", frames=FRAMES, window=FRAMES, progress=False)
+    build_index(config)
+    assert rows(tmp_path / "local").equals(rows(index))
+    with pytest.raises(ImportError, match=r'pip install "ray\[data\]"'):
+        build_index(replace(config, out=tmp_path / "ray", engine="ray"))
+
+
 def test_ray_with_two_workers_gives_the_single_process_rows(corpus, tmp_path):
     """Bit for bit at the same torch thread count (one per actor); float results depend on it (~1e-6)."""
     ray = pytest.importorskip("ray")

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     config = parse(argv)
     try:
         manifest = build_index(config)
-    except (OSError, ValueError) as error:  # a missing source or model, an index made another way
+    except (ImportError, OSError, ValueError) as error:  # no Ray, a missing source or model, an index made another way
         raise SystemExit(f"python -m dila.index: {error}") from None
     print(f"{config.out}: {json.dumps(manifest['counts'])}")
 

@@ -60,8 +60,11 @@ class Encoder:
 def ray_results(config: IndexConfig, corpus: Corpus, tasks: list[ClipTask], side: int) -> Iterator[ClipResult]:
     if not tasks:
         return
-    import ray
-    import ray.data
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise ImportError('--engine ray needs Ray Data: pip install "ray[data]"') from None
 
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, log_to_driver=False)
