@@ -85,6 +85,7 @@ def test_rows_follow_the_schema_one_per_transition(index, corpus):
     assert (set(gif["clip_height"]), set(gif["clip_width"])) == ({48}, {80})
     webm = table.filter(pa.compute.equal(table.column("clip_id"), CLIPS[0])).to_pydict()
     assert set(webm["clip_height"]) == {64} and set(webm["source"]) == {CLIPS[0]}
+    assert IndexStore(index).clip_path(CLIPS[0]).resolve() == (corpus / CLIPS[0]).resolve()
     assert np.isfinite(np.stack(webm["action"])).all()
 
 
@@ -238,6 +239,7 @@ def test_a_local_datasets_video_dataset_is_a_source(index, corpus, tmp_path):
     out = tmp_path / "index"
     manifest = build_index(IndexConfig(str(tmp_path / "dataset"), out, frames=FRAMES, window=FRAMES, progress=False))
     assert manifest["source"]["kind"] == "dataset" and manifest["counts"]["clips"] == 2
+    assert IndexStore(out).clip_path("camera-00.webm") is None
     table = rows(out)
     assert sorted(set(table.column("clip_id").to_pylist())) == ["train/0", "train/1"]
     assert sorted(set(table.column("source").to_pylist())) == ["camera-00.webm", "rotate-00.webm"]
@@ -297,7 +299,9 @@ def test_the_demo_index_ships_complete():
     assert manifest["complete"] and manifest["source"]["root"] == "clips" and manifest["model"]["source"] == "bundled"
     assert manifest["model"]["sha256"] == weights_sha256(_cached_pipeline(None)[0].model)
     assert table.num_rows == manifest["counts"]["transitions"] and table.schema == transition_schema(16)
-    assert all((DEMO_INDEX / "clips" / source).is_file() for source in set(table.column("source").to_pylist()))
+    store = IndexStore(DEMO_INDEX)
+    assert all(store.clip_path(source).is_file() for source in set(table.column("source").to_pylist()))
+    assert store.clip_path("rotate/rotate-00.webm") == DEMO_INDEX / "clips" / "rotate" / "rotate-00.webm"
 
 
 def test_a_synthetic_index_of_any_size(tmp_path):

@@ -59,6 +59,14 @@ class IndexStore:
             leftover.unlink()
         self.write_manifest({**(previous or {}), **header, "complete": False})
 
+    def clip_path(self, source: str) -> Path | None:
+        """The file a row's `source` names (under the manifest's root, which is relative to the index or
+        absolute); None for a dataset source."""
+        manifest = self.manifest()
+        if manifest["source"]["kind"] != "files":
+            return None
+        return self.root / manifest["source"]["root"] / source
+
     def done(self) -> set[str]:
         """Ids of the clips already in a shard of either table."""
         ids: set[str] = set()
