@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+SMALL_SCREENS = ((1024, 768), (390, 844))
 
 
 def long_clip(path: Path, seconds: float = 10, fps: int = 30) -> Path:
@@ -74,7 +75,8 @@ def pca_map_seconds(count: int = 2000, dim: int = 16) -> float:
 def chromium_figures(url: str, presses: int, shots: Path | None = None) -> tuple[float, list[float]] | None:
     """(seconds from opening the page to its demo library, map and steering drawn, milliseconds
     from each key press to its new frame on screen), or None without Chromium or playwright.
-    With `shots`, the first view and the Play tab after the presses are saved there as PNG."""
+    With `shots`, the first view (at 1366x768 and SMALL_SCREENS) and the Play tab after the presses
+    are saved there as PNG."""
     import shutil
 
     executable = os.environ.get("DILA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -99,14 +101,19 @@ def chromium_figures(url: str, presses: int, shots: Path | None = None) -> tuple
             page_s = time.perf_counter() - started
             if shots:
                 page.screenshot(path=str(shots / "bundled_first_view.png"))
+                for width, height in SMALL_SCREENS:
+                    page.set_viewport_size({"width": width, "height": height})
+                    page.wait_for_timeout(500)  # the layout settles
+                    page.screenshot(path=str(shots / f"bundled_first_view_{width}x{height}.png"))
+                page.set_viewport_size({"width": 1366, "height": 768})
             page.get_by_role("tab", name="Play").click()
             page.get_by_role("button", name="Bind keys").click()
             page.locator("#player .dila-play-frame").wait_for()
             page.locator("body").click(position={"x": 5, "y": 5})
             for count in range(1, presses + 1):
-                page.keyboard.down("ArrowRight")
+                page.keyboard.down("1")  # every key has its digit; arrows only where the move has that direction
                 page.wait_for_function(f"() => (window.dilaPlayLatencies || []).length >= {count}")
-                page.keyboard.up("ArrowRight")
+                page.keyboard.up("1")
             if shots:
                 page.screenshot(path=str(shots / "bundled_play.png"))
             return page_s, page.evaluate("window.dilaPlayLatencies")[:presses]

@@ -34,12 +34,14 @@ class PlayKeys:
 
 
 def shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """How far the picture moved from `before` to `after`, (dx, dy) in pixels (phase correlation)."""
+    """How far what moves from `before` to `after` moved, (dx, dy) in pixels: the mean optical flow
+    of the pixels that move (an object, or the whole picture in a pan); zero when nothing does."""
     import cv2
 
-    grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float64) for frame in (before, after)]
-    (dx, dy), _ = cv2.phaseCorrelate(*grey)
-    return np.array([dx, dy])
+    grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (before, after)]
+    flow = cv2.calcOpticalFlowFarneback(*grey, None, 0.5, 2, 9, 3, 5, 1.1, 0)
+    moving = np.linalg.norm(flow, axis=-1) > MIN_SHIFT_PX
+    return flow[moving].mean(axis=0) if moving.mean() > 0.01 else np.zeros(2)
 
 
 def assign_keys(shifts: np.ndarray) -> list[tuple[str, ...]]:

@@ -121,3 +121,19 @@ def test_the_app_leaves_no_generated_files_and_no_codec_tag_notice(app):
     client.predict(2, 0, 0, 0, 0, 0, api_name="/steer_rollout")  # writes a WebM
     assert sorted(ROOT.glob("*.pyi")) + sorted((ROOT / "explorer").glob("*.pyi")) == []
     assert "is not supported with codec id" not in app.log.read_text()
+
+
+def test_a_failure_note_is_one_value_when_the_note_is_the_only_output():
+    """A `.failure` listener with one output (the map click's, the model load's) must return a
+    value, not a list: Gradio refuses a list for a Markdown and shows a bare "Error" badge."""
+    from types import SimpleNamespace
+
+    from explorer.ui.common import FAILURES, failed
+
+    note, other = object(), object()
+    request = SimpleNamespace(session_hash="s")
+    FAILURES.record("s", "Could not load the model.")
+    assert failed(note)["fn"](request) == "⚠️ Could not load the model."
+    FAILURES.record("s", "Bad file.")
+    message, skipped = failed(note, other)["fn"](request)
+    assert message == "⚠️ Bad file." and failed(note, other)["outputs"] == [note, other]
