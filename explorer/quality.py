@@ -50,19 +50,19 @@ class Quality:
             good = self.one_step > self.copy_last + 0.5
             claims["next"] = Claim(good, (
                 f"It predicts the next frame {'better than' if good else 'no better than'} simply repeating the "
-                f"current frame ({self.one_step:.1f} against {self.copy_last:.1f} dB)."))
+                f"current frame ({self.one_step:.1f} against {self.copy_last:.1f} dB, higher is closer)."))
         if self.rollout is not None and self.copy_first is not None:
             good = self.rollout > self.copy_first + 1
             claims["rollout"] = Claim(good, (
                 f"Imagining {self.rollout_steps} frames ahead from one frame, it stays "
                 f"{'closer to the real frames than' if good else 'only about as close to the real frames as'} "
-                f"a still picture of that frame ({self.rollout:.1f} against {self.copy_first:.1f} dB)."))
+                f"a still picture of that frame ({self.rollout:.1f} against {self.copy_first:.1f} dB, higher is closer)."))
         if self.transfer is not None and self.transfer_copy is not None:
             good = self.transfer > self.transfer_copy + 1
             claims["transfer"] = Claim(good, (
                 f"Moving one clip's motion onto another clip comes out {'closer to' if good else 'no closer to'} "
                 f"the truth than a still copy of that clip's first frame ({self.transfer:.1f} against "
-                f"{self.transfer_copy:.1f} dB)."))
+                f"{self.transfer_copy:.1f} dB, higher is closer)."))
         if self.moves is not None:
             claims["moves"] = Claim(self.moves >= 0.5, (
                 f"Its actions (the change it reads between two frames) hold sideways and up-down movement: a simple "

@@ -56,7 +56,7 @@ def test_quality_from_the_models_evaluation_file(tmp_path):
     assert quality.line("steer").startswith("Model quality: It predicts the next frame no better than simply repeating")
     well, badly = quality.markdown().split("**What it does not do well yet**")
     assert "sideways and up-down movement: a simple read-out recovers 60% of it" in well
-    assert "no better than" in badly and "8 frames ahead" in badly and "(21.0 against 27.5 dB)" in badly
+    assert "no better than" in badly and "8 frames ahead" in badly and "(21.0 against 27.5 dB, higher is closer)" in badly
     assert "almost nothing of turning" in badly and "4 of 16 tasks" in badly and "13% of tests" in badly
     assert "dB (its PSNR) says how close" in badly
     better = from_dict({"prediction": {"one_step": {"psnr": 33}, "copy_last": {"psnr": 30}}})
