@@ -333,6 +333,8 @@ def test_a_slow_download_is_not_called_a_silent_hub_and_leaves_no_open_pipe(monk
         gc.collect()
     assert error.value.kind == "unavailable" and elapsed < 3
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    stalled = hub_fetch._network_failure(TimeoutError(), downloading=True)
+    assert stalled == f"the download stopped (no data for {hub_fetch.REQUEST_TIMEOUT_S} s)"
 
 
 def test_repo_ids_and_hub_only():
