@@ -419,7 +419,7 @@ def test_plan_starts_with_a_goal_apart_from_the_start_within_the_clip(page, serv
     expect(page.get_by_label("number input for frame", exact=True).last).to_have_value(last)
     expect(page.get_by_label("number input for frame", exact=True).first).to_have_value("0")
     page.get_by_role("button", name="Plan", exact=True).click()
-    note = page.get_by_text(re.compile(r"planned actions the frame"))
+    note = page.get_by_text(re.compile(r"planned actions the last frame"))
     expect(note).to_be_visible()
     assert "already is the goal" not in note.inner_text() and "UMAP" not in note.inner_text()
     assert page.errors == [] and page.foreign == []
