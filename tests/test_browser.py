@@ -12,6 +12,7 @@ Skipped when Chromium or playwright is missing, unless $CI is set: then that is 
 Chromium: $DILA_CHROMIUM, else `chromium` / `chromium-browser` on the PATH (Debian: `apt-get
 install chromium`). Playwright's own browser download (`playwright install`) is not needed.
 """
+import base64
 import io
 import os
 import re
@@ -500,4 +501,25 @@ def test_the_hover_tip_never_names_a_point_the_pointer_left(page, server):
     expect(tip).to_be_visible()
     page.mouse.move(x + 15, y)  # one fast move off the point, still within plotly's hover distance
     expect(tip).to_be_hidden()
+    assert page.errors == [] and page.foreign == []
+
+
+def test_a_clip_faded_in_from_black_shows_a_frame_with_content_and_a_reload_counts_no_upload_as_example(
+        page, server, tmp_path):
+    from dila.data.procedural import sample_clip
+    from dila.video import write_video
+
+    frames = sample_clip(np.random.default_rng(3), "train", "translate", frames=6, size=64).frames.copy()
+    frames[0] = 0
+    path = write_video(frames, tmp_path / "fade_in.webm", fps=8)
+    first_view(page, server)
+    page.locator("input[type=file][data-testid=file-upload]").first.set_input_files(path)
+    card = page.locator("#clip-gallery .dila-card[data-clip-id]").filter(has_text="fade_in")
+    expect(card).to_have_count(1)
+    thumbnail = card.locator("img").get_attribute("src")
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(thumbnail.split(",", 1)[1]))).convert("L"))
+    assert pixels.mean() > 20, pixels.mean()  # not the black first frame
+    page.reload()
+    expect(page.locator("#library-status")).to_contain_text(f"Your library is back ({len(DEMO) + 1} clips)")
+    expect(page.locator("#library-status")).not_to_contain_text("example clips")
     assert page.errors == [] and page.foreign == []
