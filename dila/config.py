@@ -21,6 +21,9 @@ class DiLAConfig:
     - `inverse_antisymmetric`: the inverse model is f(g_t, g_{t+1}) - f(g_{t+1}, g_t), so the reversed
       transition has exactly the negated action (the published model asks for this with a loss term).
     - `inverse_time_kernel`: 3 (each latent action also sees its neighbouring transitions) or 1.
+    - `inverse_norm`: what the inverse model's GroupNorms pool over, "clip" (published: every transition
+      of the clip, so an action depends on the clip's length) or "frame" (each transition alone; needs
+      `inverse_time_kernel` 1).
     - `time_padding`: how the causal position convolutions pad the past of the first frame,
       "zeros" (which tells every layer the time step) or "replicate".
     - `residual_decoder`: the fusion decoder also gets each cell's own last-frame token,
@@ -66,6 +69,7 @@ class DiLAConfig:
     inverse_input: str = "difference"
     inverse_antisymmetric: bool = False
     inverse_time_kernel: int = 3
+    inverse_norm: str = "clip"
     time_padding: str = "zeros"
     residual_decoder: bool = False
     decoder_frame: str = "first"
@@ -90,12 +94,15 @@ class DiLAConfig:
         choices = {
             "inverse_input": ("difference", "pair", "correlation"),
             "inverse_time_kernel": (1, 3),
+            "inverse_norm": ("clip", "frame"),
             "time_padding": ("zeros", "replicate"),
             "decoder_frame": ("first", "last"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.inverse_norm == "frame" and self.inverse_time_kernel != 1:
+            raise ValueError("inverse_norm 'frame' needs inverse_time_kernel 1 (each transition seen alone)")
         if self.decoder_frame == "last" and not self.residual_decoder:
             raise ValueError("decoder_frame 'last' needs residual_decoder (the decoder gets the last frame)")
         if not 0.0 <= self.dropout < 1.0:

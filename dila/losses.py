@@ -55,7 +55,7 @@ def detached_dynamics_loss(model: DiLAWorldModel, structure: torch.Tensor) -> to
 
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights()):
-    """Tokens `b t d h w` -> (total loss, dict of the terms).
+    """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed.
 
     The authors evaluate the teacher-forced forward model and the inverse model on (g_t, g_{t+1})
     twice per step; we evaluate each once and reuse it (identical without dropout).
@@ -77,8 +77,9 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         "dynamics": F.mse_loss(delta, structure[:, 1:] - structure[:, :-1]),
         "consistency": consistency_loss(model, structure, actions, predicted),
         "action_norm": actions.norm(dim=-1).mean(),
-        "symmetry": symmetry_loss(model, structure),
     }
+    if weights.symmetry:
+        terms["symmetry"] = symmetry_loss(model, structure)
     if weights.oracle:
         oracle = model.render(structure[:, 1:], grid[:, :1], enc.memory[:, :-1], grid[:, :-1])
         terms["oracle"] = F.mse_loss(from_grid(oracle), x[:, 1:])

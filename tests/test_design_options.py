@@ -26,7 +26,7 @@ def test_defaults_are_the_published_design():
 
 
 @pytest.mark.parametrize("name, value", [("inverse_input", "sum"), ("inverse_time_kernel", 2), ("time_padding", "reflect"),
-                                         ("decoder_frame", "middle")])
+                                         ("decoder_frame", "middle"), ("inverse_norm", "batch")])
 def test_unknown_choices_are_refused(tiny_config, name, value):
     with pytest.raises(ValueError, match=name):
         replace(tiny_config, **{name: value})
@@ -78,6 +78,18 @@ def test_time_kernel_one_makes_each_action_blind_to_the_order_of_transitions(tin
         idm = build(tiny_config, inverse_time_kernel=kernel).inverse_model
         shuffled = idm(g_prev[:, order], g_next[:, order])
         assert torch.allclose(shuffled, idm(g_prev, g_next)[:, order], atol=1e-5) == commutes
+
+
+@torch.no_grad()
+def test_frame_norm_makes_an_action_independent_of_the_clip_around_it(tiny_config):
+    """The clip-wide GroupNorm lets the first action change when more transitions follow; per frame it does not."""
+    with pytest.raises(ValueError, match="inverse_time_kernel"):
+        replace(tiny_config, inverse_norm="frame")
+    g = torch.randn(2, 6, 4, 4, tiny_config.structure_dim) * torch.linspace(0.2, 3.0, 6).view(1, 6, 1, 1, 1)
+    for norm, independent in (("frame", True), ("clip", False)):
+        idm = build(tiny_config, inverse_time_kernel=1, inverse_norm=norm).inverse_model
+        short, long = idm(g[:, :1], g[:, 1:2]), idm(g[:, :-1], g[:, 1:])
+        assert torch.allclose(short, long[:, :1], atol=1e-5) == independent
 
 
 @torch.no_grad()

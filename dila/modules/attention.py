@@ -72,8 +72,10 @@ class Attention(nn.Module):
                 bias = F.pad(bias, (null_k.shape[-2], 0))
         q = F.normalize(q, dim=-1) * self.q_scale
         k = F.normalize(k, dim=-1) * self.k_scale
+        fused_causal = self.causal and not exists(bias) and q.shape[-2] == k.shape[-2]
+        mask = None if fused_causal else self._mask(bias, q.shape[-2], k.shape[-2], q)
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=self._mask(bias, q.shape[-2], k.shape[-2], q),
+            q, k, v, attn_mask=mask, is_causal=fused_causal,
             dropout_p=self.dropout if self.training else 0.0, scale=8.0,
         )
         return self.to_out(rearrange(out, "b h n d -> b n (h d)"))

@@ -79,22 +79,26 @@ class InverseModel(nn.Module):
     and the local cost volume between g_t and g_{t+1}, whose asymmetry gives the direction of a motion).
     `antisymmetric`: z = f(g_t, g_{t+1}) - f(g_{t+1}, g_t), so reversing a transition negates its action
     and an action can only carry what reverses with time (a direction, not a speed alone).
+    `per_frame`: every transition goes through the network alone (time folded into the batch), so its
+    GroupNorms see that transition only and z_t does not depend on the rest of the clip.
     """
 
     def __init__(self, structure_dim: int, action_dim: int, channels: int, blocks: tuple[int, ...], hidden: int,
-                 dropout: float, input_mode: str = "difference", time_kernel: int = 3, antisymmetric: bool = False):
+                 dropout: float, input_mode: str = "difference", time_kernel: int = 3, antisymmetric: bool = False,
+                 per_frame: bool = False):
         super().__init__()
         widths = [channels, 2 * channels, 4 * channels, 8 * channels, 8 * channels]
-        self.input_mode, self.antisymmetric = input_mode, antisymmetric
+        self.input_mode, self.antisymmetric, self.per_frame = input_mode, antisymmetric, per_frame
         self.stem = Stem(INPUT_CHANNELS[input_mode](structure_dim), channels, time_kernel)
         self.levels = nn.ModuleList(Level(widths[i], widths[i + 1], n, time_kernel) for i, n in enumerate(blocks))
         self.head = Head(widths[-1], hidden, action_dim, dropout)
 
     def forward(self, g_prev: torch.Tensor, g_next: torch.Tensor) -> torch.Tensor:
         """g_prev, g_next: `b t h w s` -> z: `b t a`."""
-        if self.antisymmetric:
-            return self.one_way(g_prev, g_next) - self.one_way(g_next, g_prev)
-        return self.one_way(g_prev, g_next)
+        if not self.antisymmetric:
+            return self.one_way(g_prev, g_next)
+        there, back = self.one_way(torch.cat((g_prev, g_next)), torch.cat((g_next, g_prev))).chunk(2)
+        return there - back
 
     def one_way(self, g_prev: torch.Tensor, g_next: torch.Tensor) -> torch.Tensor:
         x = g_next - g_prev
@@ -102,9 +106,12 @@ class InverseModel(nn.Module):
             x = torch.cat((g_prev, x), dim=-1)
         if self.input_mode == "correlation":
             x = torch.cat((x, local_correlation(g_prev, g_next)), dim=-1)
-        x = self.stem(rearrange(x, "b t h w s -> b s t h w"))
+        b = x.shape[0]
+        pattern = "(b t) s 1 h w" if self.per_frame else "b s t h w"
+        x = self.stem(rearrange(x, f"b t h w s -> {pattern}"))
         for level in self.levels:
             x = level(x)
         if x.shape[-2:] != (1, 1):
             raise ValueError(f"the inverse model reduces grids up to 16x16 to one cell; got a {tuple(g_prev.shape[2:4])} grid")
-        return self.head(rearrange(x, "b c t 1 1 -> b t c"))
+        pattern = "(b t) c 1 1 1" if self.per_frame else "b c t 1 1"
+        return self.head(rearrange(x, f"{pattern} -> b t c", b=b))

@@ -58,9 +58,9 @@ class MambaMixer(nn.Module):
         drive = torch.einsum("ntc,nts->ntcs", dt, B) * u.unsqueeze(-1)
         state = default(state, u.new_zeros(u.shape[0], u.shape[2], self.state_dim))
         ys = []
-        for t in range(u.shape[1]):
-            state = decay[:, t] * state + drive[:, t]
-            ys.append(torch.einsum("ncs,ns->nc", state, C[:, t]))
+        for decay_t, drive_t, c_t in zip(decay.unbind(1), drive.unbind(1), C.unbind(1)):
+            state = decay_t * state + drive_t
+            ys.append(torch.einsum("ncs,ns->nc", state, c_t))
         return torch.stack(ys, dim=1) + self.D * u, state
 
 
