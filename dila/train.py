@@ -6,8 +6,8 @@
 Runs on CPU, on one GPU, or on several through `accelerate launch -m dila.train ...`; on several CPU
 processes through `ACCELERATE_USE_CPU=1 torchrun --nproc-per-node 2 -m dila.train ...`. Every
 `--save-every` steps the run directory gets `config.json` + `model.safetensors` (the model) and
-`training_state.pt` (optimizer, schedule, step, random state); running the same command again
-resumes from it. Losses go to `log.jsonl`. `--init DIR` starts from a model's weights, in the design
+`training_state.pt` (optimizer, schedule, step, random state), and at least every `--save-minutes`
+of a one-process run; running the same command again resumes from it. Losses go to `log.jsonl`. `--init DIR` starts from a model's weights, in the design
 of `--model-config` when given (options that add no parameters, such as `inverse_antisymmetric`).
 `--stop-after N` ends a run at step N of its schedule, so that a later command can resume it with
 other loss weights.
@@ -70,6 +70,7 @@ class TrainArgs:
     init: str | None = None
     model_config: str | None = None
     save_every: int = 500
+    save_minutes: float = 15.0
     log_every: int = 25
     workers: int = 0
     oracle_weight: float = 0.0
@@ -203,7 +204,7 @@ def train(args: TrainArgs) -> Path:
     batches = forever(loader)
     last = min(args.steps, args.stop_after or args.steps)
     progress = tqdm(range(step, last), initial=step, total=args.steps, disable=not accelerator.is_main_process)
-    start = time.perf_counter()
+    start = last_save = time.perf_counter()
     for step in progress:
         frames = next(batches)["frames"]
         tokens = encode_clips(codec, frames)
@@ -219,9 +220,15 @@ def train(args: TrainArgs) -> Path:
             with open(out / LOG_NAME, "a") as log:
                 log.write(json.dumps(record) + "\n")
             progress.set_postfix(loss=f"{record['loss']:.4f}", pred=f"{record['prediction']:.4f}")
-        if (step + 1) % args.save_every == 0 or step + 1 == last:
+        if (step + 1) % args.save_every == 0 or step + 1 == last or save_due(accelerator, last_save, args.save_minutes):
             save(accelerator, objective, optimizer, scheduler, step + 1, out)
+            last_save = time.perf_counter()
     return out
+
+
+def save_due(accelerator: Accelerator, last_save: float, minutes: float) -> bool:
+    """Time-based saving (one process only: several processes would disagree on the clock)."""
+    return accelerator.num_processes == 1 and time.perf_counter() - last_save >= 60 * minutes
 
 
 def save(accelerator: Accelerator, objective, optimizer, scheduler, step: int, out: Path) -> None:
