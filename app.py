@@ -21,6 +21,7 @@ from explorer.models import default_source
 from explorer.services import DEMO
 from explorer.sources import SourcePolicy
 from explorer.ui import CSS, TABS, VIEWS, Page, action_map, first_view, library
+from explorer.ui.api_inputs import explain_wrong_counts
 
 INTRO = ("## DiLA explorer\n"
          "A world model that learned *latent actions* from video: each is a short list of numbers for the change "
@@ -46,7 +47,7 @@ def build(svc: Explorer) -> gr.Blocks:
         for view in VIEWS:
             view.wire(page)
         first_view.wire(demo, page)
-    return demo
+    return explain_wrong_counts(demo)
 
 
 def options(argv=None) -> argparse.Namespace:

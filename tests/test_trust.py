@@ -282,7 +282,6 @@ def test_a_slow_download_holds_up_no_other_load_and_its_waiters_share_its_outcom
 # ------------------------------------------------------------ on the page (need the hooks in the report)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the hook in explorer/services/core.py: decode_failure")
 def test_a_hung_decoder_on_a_valid_upload_is_blamed_not_the_file(models, tmp_path):
     import shutil
 
@@ -302,8 +301,6 @@ def test_a_hung_decoder_on_a_valid_upload_is_blamed_not_the_file(models, tmp_pat
                                 "against the file: try again in a moment, or try a shorter video.")
 
 
-@pytest.mark.xfail(strict=True, reason="needs the hooks in explorer/ui/model.py (concurrency_limit=None) and app.py "
-                                       "(explain_wrong_counts)")
 def test_in_the_app_a_download_holds_up_no_other_load_and_a_wrong_count_gets_a_sentence(models, tmp_path):
     import time
 

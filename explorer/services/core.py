@@ -10,7 +10,7 @@ import numpy as np
 
 from explorer import persist
 from explorer.clips import Clip, Library
-from explorer.decode import check_upload
+from explorer.decode import check_upload, decode_failure
 from explorer.device import compute
 from explorer.errors import UserError
 from explorer.limits import Limits
@@ -123,7 +123,7 @@ class Core:
         try:
             result = self._decoder.call(self.decode_task, args, self.limits.decode_timeout_s)
         except WorkerError as error:
-            raise UserError(f"{Path(path).name}: could not be decoded ({error}).") from None
+            raise UserError(decode_failure(Path(path).name, error)) from None
         note = ""
         if "announced" in result:
             note = f"only the first {int(result['decodable'])} of its {int(result['announced'])} frames decode"

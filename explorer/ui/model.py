@@ -17,6 +17,7 @@ def layout(page: Page) -> None:
 
 def wire(page: Page) -> None:
     model = page.svc.model
-    loaded = page.load.click(bind(model.load), page.source, page.model_info, api_name="load_model")
+    loaded = page.load.click(bind(model.load), page.source, page.model_info, api_name="load_model",
+                             concurrency_limit=None)
     loaded.failure(**failed(page.status, page.model_info))
     library.refresh(page, loaded.then(bind(model.quality_lines), None, quality_lines(page), **QUIET))
