@@ -61,6 +61,9 @@ def options(argv=None) -> argparse.Namespace:
                              "(also when $DILA_PUBLIC=1 or $SPACE_ID is set)")
     parser.add_argument("--models", action="append", metavar="DIR",
                         help="a model directory or .pt file users may load by its name (repeatable; or $DILA_MODELS)")
+    parser.add_argument("--indexes", action="append", metavar="DIR",
+                        help="an index folder the corpus view may open by its name in public mode (repeatable; "
+                             "or $DILA_INDEXES)")
     return parser.parse_known_args(argv)[0]
 
 
@@ -73,7 +76,8 @@ def launch(blocks: gr.Blocks, svc: Explorer, host: str | None = None, port: int 
 if gr.NO_RELOAD:
     OPTIONS = options()
     use_threads(OPTIONS.threads)
-    SERVICE = Explorer(demo=DEMO, sources=SourcePolicy(OPTIONS.model or default_source(), OPTIONS.public, OPTIONS.models))
+    SERVICE = Explorer(demo=DEMO, sources=SourcePolicy(OPTIONS.model or default_source(), OPTIONS.public, OPTIONS.models),
+                      indexes=OPTIONS.indexes)
 demo = build(SERVICE)
 
 

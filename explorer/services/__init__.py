@@ -4,6 +4,7 @@ paths, text, `explorer.views` updates) for the page to show."""
 from __future__ import annotations
 
 from explorer.services.core import ASSETS, DEMO, Core
+from explorer.services.corpus import CorpusService, IndexSources
 from explorer.services.library import PICKS, LibraryService
 from explorer.services.action_map import NEW_LAYOUT, MapService
 from explorer.services.model import ModelService
@@ -19,7 +20,7 @@ __all__ = ["ASSETS", "DEMO", "NEW_LAYOUT", "PICKS", "SLIDER_LIMIT", "Explorer"]
 class Explorer(Core):
     """The shared core (models, sessions, workers) with one service per view."""
 
-    def __init__(self, *args, **options):
+    def __init__(self, *args, indexes: list[str] | None = None, **options):
         super().__init__(*args, **options)
         self.map = MapService(self)
         self.library = LibraryService(self, self.map)
@@ -29,3 +30,4 @@ class Explorer(Core):
         self.rebind = RebindService(self)
         self.plan = PlanService(self, self.map)
         self.model = ModelService(self)
+        self.corpus = CorpusService(self, self.library, IndexSources(self.models.policy.public, indexes))

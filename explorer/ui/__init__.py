@@ -1,13 +1,14 @@
 """The page, one module per view: each has `layout(page)` (its components, made inside the
 column or tab the app gives it) and `wire(page)` (its events, once every view is laid out),
 backed by its service in `explorer.services`."""
+from explorer.corpusjs import CORPUS_CSS
 from explorer.gallery import CSS as GALLERY_CSS
 from explorer.mapjs import MAP_CSS
 from explorer.play import PLAY_CSS
-from explorer.ui import action_map, library, model, plan, play, rebind, steer, transfer
+from explorer.ui import action_map, corpus, library, model, plan, play, rebind, steer, transfer
 from explorer.ui.common import Page
 
-TABS = (steer, play, transfer, rebind, plan, model)
+TABS = (steer, play, transfer, rebind, plan, corpus, model)
 """The views in the tabbed column, in tab order."""
 VIEWS = (library, action_map, *TABS)
 LAYOUT_CSS = """
@@ -24,6 +25,6 @@ LAYOUT_CSS = """
   #steer-frames .image-container, #steer-frames .image-frame { height: 150px !important; }
   #intro p { font-size: 13px; line-height: 1.35; } }
 """
-CSS = GALLERY_CSS + MAP_CSS + PLAY_CSS + LAYOUT_CSS
+CSS = GALLERY_CSS + MAP_CSS + PLAY_CSS + CORPUS_CSS + LAYOUT_CSS
 
 __all__ = ["CSS", "TABS", "VIEWS", "Page"]
