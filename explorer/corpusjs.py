@@ -50,7 +50,8 @@ const bind = () => {
     asked = performance.now();
     tip.dataset.row = '';
     tip.textContent = 'reading the frames…';
-    trigger('corpus_hover', {row});
+    deliver();  // the bridge may hold this row's frames already: the server would answer the same
+    if (tip.dataset.row !== String(row)) trigger('corpus_hover', {row});
   });
   plot.on('plotly_unhover', hide);
   plot.on('plotly_click', (data) => {

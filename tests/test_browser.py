@@ -535,3 +535,109 @@ def test_an_upload_keeps_the_pca_layout_until_the_user_asks_for_umap(page, serve
     expect(note).to_contain_text("A new UMAP layout is ready", timeout=UMAP_WAIT_MS)
     expect(title).to_contain_text("direction 1 in σ")  # still PCA: not switched by itself
     assert page.errors == [] and page.foreign == []
+
+
+def open_corpus(page, server):
+    """The Corpus tab with the demo index drawn (every point in the map's WebGL trace)."""
+    page.goto(server)
+    tab = page.get_by_role("tab", name="Corpus")
+    if not tab.is_visible():  # the tab bar is full: the view waits under "More tabs"
+        page.get_by_role("button", name="More tabs").click()
+        page.locator(".overflow-dropdown").get_by_text("Corpus").click()
+    else:
+        tab.click()
+    expect(page.locator("#corpus-note")).to_contain_text("1,380 transitions of 60 clips")
+    page.wait_for_function("() => { const p = document.querySelector('#corpus-map .js-plotly-plot');"
+                           " return p && p._fullData && p._fullData[0].x.length === 1380"
+                           " && p.querySelector('canvas') !== null; }")
+
+
+def corpus_point(page, row: int) -> tuple[float, float]:
+    """Where a corpus row's point is on screen."""
+    return tuple(page.evaluate("""(row) => {
+        const plot = document.querySelector('#corpus-map .js-plotly-plot'), box = plot.getBoundingClientRect();
+        const x = plot._fullLayout.xaxis, y = plot._fullLayout.yaxis, trace = plot._fullData[0];
+        return [box.left + x._offset + x.l2p(trace.x[row]), box.top + y._offset + y.l2p(trace.y[row])];
+    }""", row))
+
+
+def isolated_row(page) -> int:
+    """The row whose point has no other within 6 px, so the pointer finds it."""
+    return page.evaluate("""() => {
+        const plot = document.querySelector('#corpus-map .js-plotly-plot'), trace = plot._fullData[0];
+        const x = plot._fullLayout.xaxis, y = plot._fullLayout.yaxis;
+        const px = [...trace.x].map((v) => x.l2p(v)), py = [...trace.y].map((v) => y.l2p(v));
+        let best = 0, bestGap = -1;
+        for (let i = 0; i < px.length; i += 1) {
+            let gap = Infinity;
+            for (let j = 0; j < px.length; j += 1) if (j !== i) gap = Math.min(gap, Math.hypot(px[i] - px[j], py[i] - py[j]));
+            if (gap > bestGap && px[i] > 20 && py[i] > 20) { best = i; bestGap = gap; }
+        }
+        return best;
+    }""")
+
+
+def hover_corpus(page, row: int):
+    tip = page.locator("#dila-corpus-tip")
+    for _ in range(20):  # as a person would: move onto the point again until the map answers
+        x, y = corpus_point(page, row)
+        page.mouse.move(x - 30, y - 30)
+        page.mouse.move(x, y, steps=4)
+        if tip.is_visible():
+            break
+        time.sleep(0.5)
+    expect(tip).to_be_visible()
+    expect(tip.locator("img")).to_have_count(2)
+    return tip, (x, y)
+
+
+def test_corpus_opens_the_demo_index_hover_shows_frames_click_steers_and_finds_similar_motions(page, server):
+    started = time.perf_counter()
+    open_corpus(page, server)
+    open_s = time.perf_counter() - started
+    expect(page.locator("#corpus-note")).to_contain_text("not with the app's model")  # the suite's tiny model
+    shot(page, "11_corpus_open.png")
+    row = isolated_row(page)
+    tip, (x, y) = hover_corpus(page, row)
+    expect(tip).to_contain_text(re.compile(r"frames \d+ → \d+"))
+    assert all("data:image/png;base64" in img.get_attribute("src") for img in tip.locator("img").all())
+    shot(page, "12_corpus_hover.png")
+
+    page.mouse.click(x, y)
+    expect(tip).to_be_hidden()
+    similar = page.locator("#corpus-similar .dila-pair")
+    expect(similar).to_have_count(12)
+    expect(page.locator("#corpus-similar")).to_contain_text("distance")
+    expect(page.locator("#corpus-map .legendtext", has_text="chosen transition")).to_be_visible()
+    expect(page.locator("#library-status")).to_contain_text("Steering starts at its frame")
+    expect(page.locator("#clip-gallery .dila-card[data-clip-id]")).to_have_count(len(DEMO) + 1)
+    expect(page.locator("#live-frame img")).to_have_attribute("src", re.compile(r"/gradio_api/file="))
+    page.locator("#corpus-similar").scroll_into_view_if_needed()
+    shot(page, "13_corpus_similar.png")
+    assert page.errors == [] and page.foreign == []
+    print(f"corpus tab: demo index drawn {open_s:.1f} s after the page opened; hover latencies "
+          f"{page.evaluate('window.dilaCorpusHoverMs')} ms")
+
+
+def test_corpus_lasso_shows_the_selection_and_exports_its_rows(page, server, tmp_path):
+    open_corpus(page, server)
+    box = page.locator("#corpus-map .nsewdrag").first.bounding_box()
+    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) / 4
+    page.mouse.move(cx - r, cy - r)
+    page.mouse.down()
+    for angle in np.linspace(0, 2 * np.pi, 24):
+        page.mouse.move(cx + r * np.cos(angle) - r, cy + r * np.sin(angle), steps=2)
+    page.mouse.up()
+    note = page.locator("#corpus-selection-note")
+    expect(note).to_contain_text(re.compile(r"[\d,]+ transitions of \d+ clips selected"))
+    expect(page.locator("#corpus-grid .dila-pair img").first).to_be_visible()
+    page.locator("#corpus-grid").scroll_into_view_if_needed()
+    shot(page, "14_corpus_lasso.png")
+    selected = int(re.search(r"([\d,]+) transitions", note.inner_text()).group(1).replace(",", ""))
+    page.get_by_role("radio", name="CSV").check()
+    page.get_by_role("button", name="Export the rows").click()
+    link = page.locator("#corpus-export a").first
+    expect(link).to_have_attribute("href", re.compile(r"corpus-\d+\.csv"))
+    response = page.request.get(urljoin(page.url, link.get_attribute("href")))
+    assert response.ok and response.text().count("\n") == selected + 1
+    assert page.errors == [] and page.foreign == []

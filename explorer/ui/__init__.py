@@ -8,7 +8,7 @@ from explorer.play import PLAY_CSS
 from explorer.ui import action_map, corpus, library, model, plan, play, rebind, steer, transfer
 from explorer.ui.common import Page
 
-TABS = (steer, play, transfer, rebind, plan, corpus, model)
+TABS = (steer, play, transfer, rebind, plan, model, corpus)
 """The views in the tabbed column, in tab order."""
 VIEWS = (library, action_map, *TABS)
 LAYOUT_CSS = """
