@@ -27,6 +27,8 @@ slider            along the latent direction that the probe maps to +dx (its pat
                   `min_shift` px the right way for both signs.
 planning          CEM in latent-action space from frame 0 to frame k of held-out clips; success
                   when the object (view) in the last planned frame is within tolerance of the goal.
+long_play         `play_steps` steps from held-out first frames with Play's keys held in turn
+                  (`dila.long_play`): sharpness against the scene's real frames and colour distance.
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ from sklearn.preprocessing import StandardScaler
 
 from dila.data.procedural import KINDS, Clip, ProceduralVideoDataset, render_pair
 from dila.hub import BUNDLED, load_world_model
+from dila.long_play import long_play, play_keys
 from dila.metrics import colour_histogram, cosine, frame_psnr, histogram_distance, pooled_psnr, psnr, ssim
 from dila.pipeline import Pipeline, with_detail
 from dila.planning import (ActionPrior, PlanningTask, TaskResult, locate_object, plan_success, planning_tasks,
@@ -55,7 +58,8 @@ from dila.planning import (ActionPrior, PlanningTask, TaskResult, locate_object,
 from dila.world_model import DiLAWorldModel
 
 COMPONENTS = ("dx", "dy", "rotation", "log_scale")
-QUICK = {"clips": 4, "steps": 4, "probe_clips": 8, "tasks": 2, "plan_samples": 16, "plan_iterations": 2}
+QUICK = {"clips": 4, "steps": 4, "probe_clips": 8, "tasks": 2, "plan_samples": 16, "plan_iterations": 2,
+         "play_clips": 2, "play_steps": 10}
 
 
 # ---------------------------------------------------------------- metrics (pure)
@@ -279,7 +283,7 @@ def timer(seconds: dict[str, float], name: str):
 
 def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: int = 256, tasks: int = 16,
              horizon: int = 4, tolerance: float = 3.0, plan_samples: int = 64, plan_iterations: int = 5,
-             batch: int = 16, seed: int = 0) -> dict:
+             batch: int = 16, seed: int = 0, play_clips: int = 6, play_steps: int = 100) -> dict:
     size, length = pipeline.image_size, steps + 1
     heldout, train = _clips("heldout", clips, length, size, seed), _clips("train", probe_clips, length, size, seed)
     pairs = [render_pair(np.random.default_rng([seed, 3, i]), "heldout", KINDS[i % len(KINDS)], length, size)
@@ -308,10 +312,12 @@ def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: i
     with timer(seconds, "planning"):
         planning = run_planning(pipeline, task_list, ActionPrior.from_actions(train_actions), tolerance,
                                 samples=plan_samples, iterations=plan_iterations, seed=seed)
+    with timer(seconds, "long_play"):
+        long, _ = long_play(pipeline, list(frames[:play_clips]), play_keys(_flat(predicted["actions"])), play_steps)
     settings = {"clips": clips, "steps": steps, "probe_clips": probe_clips, "tasks": tasks, "horizon": horizon,
                 "image_size": size, "seed": seed, "seconds": seconds}
     return {"settings": settings, "prediction": prediction, "transfer": transfer, "interpretability": interpretability,
-            "slider": slider, "disentanglement": disentanglement, "planning": planning}
+            "slider": slider, "disentanglement": disentanglement, "planning": planning, "long_play": long}
 
 
 def _clips(split: str, count: int, length: int, size: int, seed: int) -> list[Clip]:
@@ -378,6 +384,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--plan-samples", type=int, default=64)
     parser.add_argument("--plan-iterations", type=int, default=5)
     parser.add_argument("--batch", type=int, default=16, help="clips per batched forward pass")
+    parser.add_argument("--play-clips", type=int, default=6, help="held-out scenes played for the long-play measure")
+    parser.add_argument("--play-steps", type=int, default=100, help="steps of the long-play measure")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -398,7 +406,8 @@ def main(argv=None) -> dict:
     pipeline = Pipeline(model, codec, device=args.device)
     results = evaluate(pipeline, clips=args.clips, steps=args.steps, probe_clips=args.probe_clips, tasks=args.tasks,
                        horizon=args.horizon, tolerance=args.tolerance, plan_samples=args.plan_samples,
-                       plan_iterations=args.plan_iterations, batch=args.batch, seed=args.seed)
+                       plan_iterations=args.plan_iterations, batch=args.batch, seed=args.seed,
+                       play_clips=args.play_clips, play_steps=args.play_steps)
     results["settings"].update(model=str(args.model), codec=codec)
     print(table(results))
     if args.out:

@@ -33,7 +33,7 @@ from dila.metrics import MAX_PSNR
 from dila.pipeline import Pipeline
 from dila.planning import TaskResult
 
-SECTIONS = {"settings", "prediction", "transfer", "interpretability", "slider", "disentanglement", "planning"}
+SECTIONS = {"settings", "prediction", "transfer", "interpretability", "slider", "disentanglement", "planning", "long_play"}
 
 
 def db(error: float) -> float:
@@ -216,6 +216,8 @@ def test_cli_quick_writes_every_section(tmp_path, tiny_model, codec, capsys):
     assert results["planning"]["tasks"] == 2 and 0 <= results["planning"]["success_rate"] <= 1
     assert results["slider"]["min_shift_px"] == 2.0 and 0 <= results["slider"]["success_rate"] <= 1
     assert 0 < results["prediction"]["codec"]["psnr"] < MAX_PSNR
+    assert results["long_play"]["steps"] == 10 and set(results["long_play"]["sharpness"]) == {"0", "10"}
+    assert results["long_play"]["sharpness"]["0"] == pytest.approx(1.0, abs=0.5)
     assert "planning.success_rate" in capsys.readouterr().out
 
 

@@ -1,0 +1,110 @@
+"""Long play: a hundred imagined steps driven the way the app's Play tab drives them, held against
+real frames of the scene.
+
+Play binds the k-means centres of a library's latent actions to keys, and a user holds one key after
+another. Here every start clip is played for `steps` steps from its first frame, holding each key for
+`hold` steps in turn (pressing keys 20 times and holding one for ~70 steps both fit in 100), and the
+frame at each checkpoint is compared with the clip's real frames:
+
+    sharpness  mean gradient magnitude of the frame over that of the real frames (1: as sharp, 0: flat)
+    colour     Hellinger distance of the frame's colour histogram to the real frames' (0: same colours)
+
+    python -m dila.long_play --model checkpoints --out docs/strips/long-play.png
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from dila.data.procedural import ProceduralVideoDataset
+from dila.metrics import colour_histogram, histogram_distance
+from dila.pipeline import Pipeline
+
+CHECKPOINTS = (0, 10, 25, 50, 100)
+
+
+def sharpness(frames: np.ndarray) -> np.ndarray:
+    """Mean gradient magnitude of each grey frame of `... h w 3` uint8, in grey levels per pixel."""
+    grey = np.asarray(frames, np.float64).mean(axis=-1)
+    dy, dx = np.diff(grey, axis=-2)[..., :, :-1], np.diff(grey, axis=-1)[..., :-1, :]
+    return np.sqrt(dx**2 + dy**2).mean(axis=(-2, -1))
+
+
+def play_keys(actions: np.ndarray, keys: int = 6, seed: int = 0) -> np.ndarray:
+    """The actions bound to Play's keys: k-means centres of `actions` (`n a`), `keys a` float32."""
+    from sklearn.cluster import KMeans
+
+    keys = int(min(keys, len(np.unique(np.round(actions, 6), axis=0))))
+    return KMeans(n_clusters=max(keys, 1), n_init=3, random_state=seed).fit(actions).cluster_centers_.astype(np.float32)
+
+
+def held_keys(centres: np.ndarray, steps: int, hold: int, first: int = 0) -> np.ndarray:
+    """`steps` actions: each key held for `hold` steps in turn, starting with key `first`."""
+    order = (first + np.arange(steps) // hold) % len(centres)
+    return centres[order]
+
+
+def play(pipeline: Pipeline, first_frame: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """The first frame followed by one generated frame per action: uint8 `(n+1) h w 3`."""
+    return np.concatenate((first_frame[None], pipeline.rollout(first_frame[None], actions)))
+
+
+def long_play(pipeline: Pipeline, clips: list[np.ndarray], centres: np.ndarray, steps: int = 100,
+              hold: int = 20) -> tuple[dict, np.ndarray]:
+    """Play every clip's scene for `steps` steps. Returns the scores at each checkpoint (median over
+    clips) and the frames at the checkpoints, `clips checkpoints h w 3`."""
+    marks = [c for c in CHECKPOINTS if c <= steps]
+    ratios, colours, kept = [], [], []
+    for i, real in enumerate(clips):
+        frames = play(pipeline, real[0], held_keys(centres, steps, hold, first=i))[marks]
+        ratios.append(sharpness(frames) / sharpness(real).mean())
+        reference = colour_histogram(real)
+        colours.append([histogram_distance(colour_histogram(f), reference) for f in frames])
+        kept.append(frames)
+    ratios, colours = np.median(ratios, axis=0), np.median(colours, axis=0)
+    scores = {"steps": steps, "hold": hold, "keys": len(centres), "clips": len(clips),
+              "sharpness": {str(m): float(r) for m, r in zip(marks, ratios)},
+              "colour_distance": {str(m): float(c) for m, c in zip(marks, colours)}}
+    return scores, np.stack(kept)
+
+
+def strip(frames: np.ndarray, gap: int = 2) -> np.ndarray:
+    """Frames `clips checkpoints h w 3` as one image: a row per clip, a column per checkpoint."""
+    n, m, h, w, _ = frames.shape
+    out = np.full((n * (h + gap) - gap, m * (w + gap) - gap, 3), 255, np.uint8)
+    for i in range(n):
+        for j in range(m):
+            out[i * (h + gap): i * (h + gap) + h, j * (w + gap): j * (w + gap) + w] = frames[i, j]
+    return out
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="world model (default: the bundled one)")
+    parser.add_argument("--codec", default=None, help="codec directory (default: MODEL/codec)")
+    parser.add_argument("--out", required=True, help="PNG strip: a row per clip, columns at steps 0/10/25/50/100")
+    parser.add_argument("--clips", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--hold", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    codec = args.codec or (str(Path(args.model) / "codec") if args.model else None)
+    pipeline = Pipeline.from_pretrained(args.model, codec)
+    data = ProceduralVideoDataset("heldout", args.clips, 9, pipeline.image_size, seed=args.seed)
+    clips = [data.clip(i).frames for i in range(args.clips)]
+    centres = play_keys(np.concatenate([pipeline.encode_clip(c).actions for c in clips]))
+    scores, frames = long_play(pipeline, list(clips), centres, args.steps, args.hold)
+    Image.fromarray(strip(frames)).save(args.out)
+    print(scores)
+    return scores
+
+
+if __name__ == "__main__":
+    main()

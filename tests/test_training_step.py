@@ -1,0 +1,41 @@
+"""The cheaper training step computes what the straightforward one computed: the loss and every
+parameter's gradient of a 16x16-grid step match `fixtures/training_step.safetensors`, saved from the
+implementation before the step was made cheaper (both designs, both phases). Gradients are compared
+through a fingerprint: 8 random projections and the norm of each parameter's gradient."""
+from dataclasses import replace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dila import DiLAWorldModel
+from dila.losses import LossWeights, world_model_loss
+
+DESIGNS = {"published": {}, "bundled": dict(inverse_input="pair", inverse_antisymmetric=True, inverse_time_kernel=1,
+                                            time_padding="replicate", residual_decoder=True)}
+WEIGHTS = {"published": LossWeights(), "bundled": LossWeights(symmetry=0.0, oracle=4.0, detached_dynamics=1.0)}
+
+
+def fingerprint(grad: torch.Tensor, k: int = 8) -> torch.Tensor:
+    g = torch.Generator().manual_seed(grad.numel())
+    projections = torch.randn(k, grad.numel(), generator=g, dtype=torch.float64) @ grad.double().flatten()
+    return torch.cat((projections, grad.double().norm().reshape(1)))
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+@pytest.mark.parametrize("phase", [1, 2])
+def test_loss_and_gradients_match_the_reference_step(fixtures, tiny_config, one_thread, design, phase):
+    reference = load_file(fixtures / "training_step.safetensors")
+    torch.manual_seed(0)
+    model = DiLAWorldModel(replace(tiny_config, dropout=0.0, **DESIGNS[design])).train()
+    tokens = torch.randn(2, 4, tiny_config.embed_dim, 16, 16)
+    loss, _ = world_model_loss(model, tokens, phase, WEIGHTS[design])
+    loss.backward()
+    prefix = f"{design}.phase{phase}."
+    torch.testing.assert_close(loss.detach().reshape(1), reference[prefix + "loss"], rtol=1e-6, atol=0)
+    grads = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+    assert {prefix + "grad." + name for name in grads} == {k for k in reference if k.startswith(prefix + "grad.")}
+    scale = max(reference[prefix + "grad." + name][-1].item() for name in grads)
+    for name, grad in grads.items():
+        torch.testing.assert_close(fingerprint(grad), reference[prefix + "grad." + name], rtol=1e-4, atol=1e-6 * scale,
+                                   msg=lambda m: f"{name}: {m}")
