@@ -26,6 +26,11 @@ const deliver = () => {
   window.dilaCorpusHoverMs.push(performance.now() - asked);
 };
 new MutationObserver(deliver).observe(element, {childList: true, subtree: true, characterData: true});
+// Ask again while the pointer stays and no answer came (a request may be lost on a busy server).
+const ask = (row) => {
+  trigger('corpus_hover', {row});
+  setTimeout(() => { if (pending === row && tip.dataset.row !== String(row)) ask(row); }, 1500);
+};
 const rowOf = (data) => {
   const point = data && data.points && data.points.find((p) => p.curveNumber === 0);
   return point ? Number(point.pointIndex ?? point.pointNumber) : null;
@@ -51,7 +56,7 @@ const bind = () => {
     tip.dataset.row = '';
     tip.textContent = 'reading the frames…';
     deliver();  // the bridge may hold this row's frames already: the server would answer the same
-    if (tip.dataset.row !== String(row)) trigger('corpus_hover', {row});
+    if (tip.dataset.row !== String(row)) ask(row);
   });
   plot.on('plotly_unhover', hide);
   plot.on('plotly_click', (data) => {

@@ -226,6 +226,17 @@ def first_view(page, server):
     expect(page.locator("#action-map .legendtext", has_text="current action")).to_be_visible()  # the map's last redraw
 
 
+def open_tab(page, name: str) -> None:
+    """Choose a tab of the work column, from its "More tabs" menu when the tab bar is full."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.is_visible():
+        tab.click()
+    else:
+        page.get_by_role("button", name="More tabs").click()
+        page.locator(".overflow-dropdown").get_by_text(name, exact=True).click()
+    expect(page.get_by_role("tab", name=name, selected=True)).to_be_visible()
+
+
 def map_point(page, index: int = 3):
     point = page.locator("#action-map .scatterlayer .trace").first.locator(".point").nth(index)
     box = point.bounding_box()
@@ -373,7 +384,7 @@ def test_keyboard_play_changes_the_served_frame(page, server):
 
 def test_a_failed_load_says_why_in_the_status_and_leaves_no_error_badge(page, server, app):
     first_view(page, server)
-    page.get_by_role("tab", name="Model").click()
+    open_tab(page, "Model")
     page.get_by_label("Model source").fill("nobody/no-such-model")
     page.get_by_role("button", name="Load", exact=True).click()
     status = page.locator("#library-status")
@@ -540,12 +551,7 @@ def test_an_upload_keeps_the_pca_layout_until_the_user_asks_for_umap(page, serve
 def open_corpus(page, server):
     """The Corpus tab with the demo index drawn (every point in the map's WebGL trace)."""
     page.goto(server)
-    tab = page.get_by_role("tab", name="Corpus")
-    if not tab.is_visible():  # the tab bar is full: the view waits under "More tabs"
-        page.get_by_role("button", name="More tabs").click()
-        page.locator(".overflow-dropdown").get_by_text("Corpus").click()
-    else:
-        tab.click()
+    open_tab(page, "Corpus")
     expect(page.locator("#corpus-note")).to_contain_text("1,380 transitions of 60 clips")
     page.wait_for_function("() => { const p = document.querySelector('#corpus-map .js-plotly-plot');"
                            " return p && p._fullData && p._fullData[0].x.length === 1380"
