@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from dila import DiLAWorldModel
 from dila.losses import LossWeights, world_model_loss
+from dila.modules.position import ContinuousPositionBias, relative_offsets
 
 DESIGNS = {"published": {}, "bundled": dict(inverse_input="pair", inverse_antisymmetric=True, inverse_time_kernel=1,
                                             time_padding="replicate", residual_decoder=True)}
@@ -39,3 +40,16 @@ def test_loss_and_gradients_match_the_reference_step(fixtures, tiny_config, one_
     for name, grad in grads.items():
         torch.testing.assert_close(fingerprint(grad), reference[prefix + "grad." + name], rtol=1e-4, atol=1e-6 * scale,
                                    msg=lambda m: f"{name}: {m}")
+
+
+def test_position_bias_runs_its_mlp_once_per_distinct_offset_with_the_same_values():
+    torch.manual_seed(0)
+    bias = ContinuousPositionBias(16, heads=2)
+    h, w = 5, 7
+    centres = torch.stack(torch.meshgrid((torch.arange(h) + 0.5) / h, (torch.arange(w) + 0.5) / w, indexing="ij"))
+    centres = centres.flatten(1).T
+    rel = centres[:, None] - centres[None]
+    every_pair = bias.net(torch.sign(rel) * torch.log1p(rel.abs())).permute(2, 0, 1)
+    table, index = relative_offsets(h, w, torch.device("cpu"))
+    assert table.shape == ((2 * h - 1) * (2 * w - 1), 2) and index.shape == (h * w, h * w)
+    torch.testing.assert_close(bias._compute(h, w, torch.device("cpu")), every_pair, rtol=1e-5, atol=1e-6)

@@ -6,12 +6,16 @@ from einops import rearrange
 from torch import nn
 
 
-def relative_offsets(h: int, w: int, device: torch.device) -> torch.Tensor:
-    """Signed-log relative offsets between cell centres of an `h x w` grid in [0, 1]: `(h w) (h w) 2`."""
-    axes = [(torch.arange(n, dtype=torch.float32, device=device) + 0.5) / n for n in (h, w)]
-    coords = rearrange(torch.stack(torch.meshgrid(*axes, indexing="ij")), "c h w -> (h w) c")
-    rel = rearrange(coords, "i c -> i 1 c") - rearrange(coords, "j c -> 1 j c")
-    return torch.sign(rel) * torch.log1p(rel.abs())
+def relative_offsets(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct signed-log offsets between cell centres of an `h x w` grid in [0, 1], `(2h-1) (2w-1) 2`,
+    and for every pair of cells the row of its offset, `(h w) (h w)`."""
+    dy, dx = (torch.arange(1 - n, n, dtype=torch.float32, device=device) / n for n in (h, w))
+    table = rearrange(torch.stack(torch.meshgrid(dy, dx, indexing="ij")), "c i j -> (i j) c")
+    cells = rearrange(torch.stack(torch.meshgrid(*(torch.arange(n, device=device) for n in (h, w)), indexing="ij")),
+                      "c h w -> (h w) c")
+    rel = rearrange(cells, "i c -> i 1 c") - rearrange(cells, "j c -> 1 j c")
+    index = (rel[..., 0] + h - 1) * (2 * w - 1) + rel[..., 1] + w - 1
+    return torch.sign(table) * torch.log1p(table.abs()), index
 
 
 class ContinuousPositionBias(nn.Module):
@@ -41,4 +45,6 @@ class ContinuousPositionBias(nn.Module):
         return self._cache[key][1]
 
     def _compute(self, h: int, w: int, device: torch.device) -> torch.Tensor:
-        return rearrange(self.net(relative_offsets(h, w, device)), "i j heads -> heads i j")
+        """The MLP runs once per distinct offset, not once per pair of cells."""
+        table, index = relative_offsets(h, w, device)
+        return rearrange(self.net(table)[index], "i j heads -> heads i j")
