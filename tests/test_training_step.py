@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from dila import DiLAWorldModel
 from dila.losses import LossWeights, world_model_loss
+from dila.modules.attention import BiasedAttention
 from dila.modules.position import ContinuousPositionBias, relative_offsets
 
 DESIGNS = {"published": {}, "bundled": dict(inverse_input="pair", inverse_antisymmetric=True, inverse_time_kernel=1,
@@ -53,3 +54,18 @@ def test_position_bias_runs_its_mlp_once_per_distinct_offset_with_the_same_value
     table, index = relative_offsets(h, w, torch.device("cpu"))
     assert table.shape == ((2 * h - 1) * (2 * w - 1), 2) and index.shape == (h * w, h * w)
     torch.testing.assert_close(bias._compute(h, w, torch.device("cpu")), every_pair, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bias_shape", [(3, 5, 7), (1, 1, 5, 7)])
+def test_biased_attention_matches_the_math_path_and_its_gradients(bias_shape):
+    torch.manual_seed(0)
+    q = torch.randn(2, 3, 5, 4, dtype=torch.float64, requires_grad=True)
+    k, v = (torch.randn(2, 3, 7, 4, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    bias = torch.randn(bias_shape, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(2, 3, 5, 4, dtype=torch.float64)
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=8.0)
+    got = BiasedAttention.apply(q, k, v, bias, 8.0, 1)
+    torch.testing.assert_close(got, expected)
+    for a, b in zip(torch.autograd.grad((got * grad).sum(), (q, k, v, bias)),
+                    torch.autograd.grad((expected * grad).sum(), (q, k, v, bias))):
+        torch.testing.assert_close(a, b)

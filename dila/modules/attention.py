@@ -26,6 +26,39 @@ def rotate(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((first * cos - second * sin, first * sin + second * cos), dim=-1)
 
 
+class BiasedAttention(torch.autograd.Function):
+    """softmax(scale q k^T + bias) v over `b h n d`, one bias `h n m` for the whole batch.
+
+    A few batch entries at a time, the attention weights recomputed in the backward pass instead of
+    kept: the numbers of the math path of `scaled_dot_product_attention` (which a CPU takes for any
+    additive bias), about twice as fast in training because every `n m` matrix stays in cache."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, bias, scale: float, chunk: int):
+        out = torch.cat([weights(qc, kc, bias, scale) @ vc for qc, kc, vc in zip(q.split(chunk), k.split(chunk), v.split(chunk))])
+        ctx.save_for_backward(q, k, v, bias, out)
+        ctx.scale, ctx.chunk = scale, chunk
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, bias, out = ctx.saved_tensors
+        scale, chunk = ctx.scale, ctx.chunk
+        dq, dk, dv, dbias = [], [], [], torch.zeros_like(bias)
+        for qc, kc, vc, oc, doc in zip(*(t.split(chunk) for t in (q, k, v, out, grad_out))):
+            p = weights(qc, kc, bias, scale)
+            dv.append(p.transpose(-1, -2) @ doc)
+            ds = p.mul_((doc @ vc.transpose(-1, -2)).sub_((doc * oc).sum(-1, keepdim=True)))
+            dbias += ds.sum_to_size(bias.shape)
+            dq.append((ds @ kc).mul_(scale))
+            dk.append((ds.transpose(-1, -2) @ qc).mul_(scale))
+        return torch.cat(dq), torch.cat(dk), torch.cat(dv), dbias, None, None
+
+
+def weights(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor, scale: float) -> torch.Tensor:
+    return torch.softmax((q @ k.transpose(-1, -2)).mul_(scale).add_(bias), dim=-1)
+
+
 class Attention(nn.Module):
     """Multi-head attention as in DiLA.
 
@@ -72,12 +105,13 @@ class Attention(nn.Module):
                 bias = F.pad(bias, (null_k.shape[-2], 0))
         q = F.normalize(q, dim=-1) * self.q_scale
         k = F.normalize(k, dim=-1) * self.k_scale
-        fused_causal = self.causal and not exists(bias) and q.shape[-2] == k.shape[-2]
-        mask = None if fused_causal else self._mask(bias, q.shape[-2], k.shape[-2], q)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=fused_causal,
-            dropout_p=self.dropout if self.training else 0.0, scale=8.0,
-        )
+        dropout = self.dropout if self.training else 0.0
+        if exists(bias) and bias.dim() < 4 and not self.causal and not dropout and torch.is_grad_enabled():
+            out = BiasedAttention.apply(q, k, v, bias.to(q.dtype), 8.0, 4)
+        else:
+            fused_causal = self.causal and not exists(bias) and q.shape[-2] == k.shape[-2]
+            mask = None if fused_causal else self._mask(bias, q.shape[-2], k.shape[-2], q)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=fused_causal, dropout_p=dropout, scale=8.0)
         return self.to_out(rearrange(out, "b h n d -> b n (h d)"))
 
     def _mask(self, bias: torch.Tensor | None, n: int, m: int, like: torch.Tensor) -> torch.Tensor | None:
