@@ -475,6 +475,23 @@ def test_the_steering_run_comes_back_with_its_clip_and_frame(service, sid):
     service.close_session(fresh)
 
 
+def test_a_reload_with_an_empty_library_shows_the_first_view_without_an_error(service, sid):
+    key = service.attach(sid, None)
+    add(service, sid, "translate.webm")
+    service.library.start(sid)
+    service.steer.start(sid, "c1", 1)
+    service.library.remove_clip(sid, "c1")
+    service.close_session(sid)  # a reload: the page's first view, in its order
+    again = f"{sid}-again"
+    service.attach(again, key)
+    assert service.library.start(again)[1] == ""
+    clip, frame, current, preview, readout, *values = service.steer.resume(again, None)
+    assert (clip, frame, current, preview) == (None, Range(0, 0), None, None) and readout.startswith("Add a clip")
+    assert service.steer.strip(again) is None
+    assert service.steer.locate(again, "clip", "auto", *values)[2] is KEEP
+    service.close_session(again)
+
+
 def test_plan_defaults_aim_at_the_clips_last_frame_and_keep_the_map_note_out(service, sid):
     add(service, sid, "translate.webm")
     assert service.library.clip_range(sid, "c1", at_end=True) == Range(5, 5)

@@ -8,13 +8,15 @@ from explorer import steer
 from explorer.errors import UserError
 from explorer.media import write_clip
 from explorer.models import LoadedModel
+from explorer.projection import N_COMPONENTS
 from explorer.services.core import Core, index
 from explorer.services.action_map import MapService
 from explorer.sessions import Session
 from explorer.steer import Steering
-from explorer.views import Range
+from explorer.views import KEEP, Range
 
 SLIDER_LIMIT = 5.0
+NOTHING_TO_STEER = "Add a clip to the library to steer from one of its frames."
 
 
 class SteerService:
@@ -33,8 +35,12 @@ class SteerService:
     def resume(self, sid: str, clip_id: str | None):
         """A page's first view: the session's steering run as it was (after a reload or a restart),
         else a new one at the start of `clip_id`. Returns (its clip, its start frame as a Range,
-        current frame, preview of the inferred action, controllability, slider values...)."""
+        current frame, preview of the inferred action, controllability, slider values...); with an
+        empty library, no run and a line that says how to start one."""
         with self.core.session(sid) as (session, model):
+            if not len(session.library):
+                session.steering = None
+                return (None, Range(0, 0), None, None, NOTHING_TO_STEER, *[0.0] * N_COMPONENTS)
             steering = session.steering
             if steering is None or steering.clip not in {c.id for c in session.library}:
                 self.start(sid, clip_id, 0)
@@ -42,10 +48,12 @@ class SteerService:
             frames = len(session.library.get(steering.clip).frames)
             return (steering.clip, Range(frames - 1, steering.start), steering.current, *self._reset(session, model))
 
-    def strip(self, sid: str) -> np.ndarray:
+    def strip(self, sid: str) -> np.ndarray | None:
         """What each slider direction does from the current frame: rows = directions, columns =
-        -2, 0 and +2 standard deviations (`steer.direction_strip`)."""
+        -2, 0 and +2 standard deviations (`steer.direction_strip`); none with an empty library."""
         with self.core.session(sid) as (session, model):
+            if idle(session):
+                return None
             return steer.direction_strip(model.pipeline, running(session), self.map.pca(session))
 
     def reset(self, sid: str):
@@ -85,8 +93,10 @@ class SteerService:
 
     def locate(self, sid: str, color_by: str, method: str, *values: float):
         """Where the sliders' action lies on the map, and how well the model obeys it:
-        (figure, note, controllability)."""
+        (figure, note, controllability; kept with an empty library)."""
         with self.core.session(sid) as (session, model):
+            if idle(session):
+                return (*self.map.figure(session, color_by, method), KEEP)
             steering = running(session)
             action = self._action(session, steering, values)
             session.marks.current = action
@@ -105,6 +115,11 @@ class SteerService:
         values = [0.0 if v is None else float(v) for v in values][: len(pca.scales)]
         values += [0.0] * (len(pca.scales) - len(values))
         return pca.steer(steering.base, np.array(values))
+
+
+def idle(session: Session) -> bool:
+    """Nothing to steer and nothing to steer from: the library is empty."""
+    return session.steering is None and not len(session.library)
 
 
 def running(session: Session) -> Steering:
