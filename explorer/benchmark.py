@@ -7,6 +7,9 @@
 - the PCA map (projection, figure and its JSON) of 2,000 transitions, in process,
 - in headless Chromium (when it and playwright are installed): the page opened to its demo
   library, map and steering drawn, and key press -> new frame on screen in Play (median).
+
+`--corpus N`: instead, the corpus view's budgets on a synthetic index of N transitions
+(`explorer.benchmark_corpus`).
 """
 from __future__ import annotations
 
@@ -72,14 +75,18 @@ def pca_map_seconds(count: int = 2000, dim: int = 16) -> float:
     return time.perf_counter() - started
 
 
+def chromium_path() -> str | None:
+    import shutil
+
+    return os.environ.get("DILA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
 def chromium_figures(url: str, presses: int, shots: Path | None = None) -> tuple[float, list[float]] | None:
     """(seconds from opening the page to its demo library, map and steering drawn, milliseconds
     from each key press to its new frame on screen), or None without Chromium or playwright.
     With `shots`, the first view (at 1366x768 and SMALL_SCREENS) and the Play tab after the presses
     are saved there as PNG."""
-    import shutil
-
-    executable = os.environ.get("DILA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    executable = chromium_path()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -127,12 +134,21 @@ def main(argv=None) -> None:
     parser.add_argument("--moves", type=int, default=40)
     parser.add_argument("--presses", type=int, default=20)
     parser.add_argument("--screenshots", type=Path, default=None, help="save the Chromium views here as PNG")
+    parser.add_argument("--corpus", type=int, default=None, metavar="N",
+                        help="measure only the corpus view, on a synthetic index of N transitions")
     options = parser.parse_args(argv)
     from gradio_client import Client, handle_file
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    if options.corpus:
+        from explorer.benchmark_corpus import run
+
+        with tempfile.TemporaryDirectory() as tmp:
+            run(options.corpus, Path(tmp), port)
+        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         clip = long_clip(Path(tmp) / "ten_seconds.avi")
         process, start_s = start_app(options.model, port)

@@ -78,7 +78,7 @@ class Corpus:
             if self._finder is None:
                 from sklearn.neighbors import NearestNeighbors
 
-                self._finder = NearestNeighbors(algorithm="brute").fit(self.actions)
+                self._finder = NearestNeighbors(algorithm="ball_tree").fit(self.actions)
         k = min(k, len(self) - 1)
         distances, rows = self._finder.kneighbors(self.actions[row:row + 1], k + 1)
         keep = rows[0] != row

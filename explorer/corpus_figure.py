@@ -20,10 +20,11 @@ def corpus_figure(corpus: Corpus, color_by: str, chosen: int | None = None,
     groups, names = corpus.colours(color_by)
     count = len(PALETTE)
     scale = [[edge, colour] for i, colour in enumerate(PALETTE) for edge in (i / count, (i + 1) / count)]
-    figure = go.Figure(go.Scattergl(
-        x=corpus.points[:, 0], y=corpus.points[:, 1], mode="markers", hoverinfo="none", showlegend=False,
-        marker=dict(size=4 if len(corpus) > 20_000 else 6, color=(groups % count).astype(np.float32) + 0.5,
-                    colorscale=scale, cmin=0, cmax=count, opacity=0.8)))
+    points = dict(type="scattergl", x=corpus.points[:, 0], y=corpus.points[:, 1], mode="markers", hoverinfo="none",
+                  showlegend=False, marker=dict(size=4 if len(corpus) > 20_000 else 6,
+                                                color=(groups % count).astype(np.uint8), colorscale=scale,
+                                                cmin=-0.5, cmax=count - 0.5, opacity=0.8))
+    figure = go.Figure(dict(data=[points]), _validate=False)  # checking 100k points' values takes seconds
     if len(names) <= LEGEND_MAX:
         for index, name in enumerate(names):
             figure.add_scattergl(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",

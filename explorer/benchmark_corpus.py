@@ -1,0 +1,139 @@
+"""The corpus view's budgets on a synthetic index (`python -m explorer.benchmark --corpus 100000`):
+
+- in process: opening the index (shards read, PCA layout), 20 nearest of every transition,
+  a transition's two frames read cold and from the cache;
+- `python app.py` in headless Chromium: the map of every transition drawn after Open, hover ->
+  frames on screen (cold: never read; warm: read before by the server), and the app's memory
+  before and after opening the index.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from explorer.benchmark import chromium_path, start_app
+
+MAP_DRAWN = ("(n) => { const p = document.querySelector('#corpus-map .js-plotly-plot');"
+             " return p && p._fullData && p._fullData[0] && p._fullData[0].x.length === n && p.querySelector('canvas') !== null; }")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def in_process(folder: Path) -> dict:
+    from explorer.corpus import PAIRS, load_corpus, read_manifest
+
+    started = time.perf_counter()
+    corpus = load_corpus(folder, folder.name, read_manifest(folder, folder.name))
+    figures = {"open_s": time.perf_counter() - started}
+    corpus.nearest(0, 20)
+    rows = np.random.default_rng(0).integers(0, len(corpus), 50)
+    times = []
+    for row in rows:
+        started = time.perf_counter()
+        corpus.nearest(int(row), 20)
+        times.append(time.perf_counter() - started)
+    figures["nearest_ms"] = 1000 * statistics.median(times)
+    PAIRS._pairs.clear()
+    cold, warm = [], []
+    for row in rows[:20]:
+        for store in (cold, warm):
+            started = time.perf_counter()
+            corpus.frames(int(row))
+            store.append(time.perf_counter() - started)
+    figures["frames_cold_ms"], figures["frames_warm_ms"] = 1000 * np.median(cold), 1000 * np.median(warm)
+    return figures
+
+
+def in_chromium(folder: Path, count: int, port: int) -> dict | None:
+    executable = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not executable:
+        return None
+    process, _ = start_app(None, port)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, args=["--headless=new", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(120_000)
+            page.goto(f"http://127.0.0.1:{port}/")
+            _open_tab(page, "Corpus")
+            page.wait_for_function(MAP_DRAWN, arg=1380, polling=50)
+            before = rss_mb(process.pid)
+            page.get_by_label("Index").fill(str(folder))
+            started = time.perf_counter()
+            page.get_by_role("button", name="Open").click()
+            page.wait_for_function(MAP_DRAWN, arg=count, polling=50)
+            drawn_s = time.perf_counter() - started
+            cold, warm = _hovers(page, count)
+            after = rss_mb(process.pid)
+            browser.close()
+        return {"drawn_s": drawn_s, "hover_cold_ms": cold, "hover_warm_ms": warm, "rss_before_mb": before,
+                "rss_after_mb": after}
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _open_tab(page, name: str) -> None:
+    tab = page.get_by_role("tab", name=name)
+    if tab.is_visible():
+        tab.click()
+    else:
+        page.get_by_role("button", name="More tabs").click()
+        page.locator(".overflow-dropdown").get_by_text(name, exact=True).click()
+
+
+POINT = """(row) => {
+    const plot = document.querySelector('#corpus-map .js-plotly-plot'), box = plot.getBoundingClientRect();
+    const x = plot._fullLayout.xaxis, y = plot._fullLayout.yaxis, trace = plot._fullData[0];
+    return [box.left + x._offset + x.l2p(trace.x[row]), box.top + y._offset + y.l2p(trace.y[row])];
+}"""
+
+
+def _hovers(page, count: int, spots: int = 6) -> tuple[list[float], list[float]]:
+    """Hover latencies (ms) over points spread through the index: first visits (cold), then each
+    again (warm: the server read them; the page holds only the last)."""
+    box = page.locator("#corpus-map .nsewdrag").first.bounding_box()
+    places = [page.evaluate(POINT, row) for row in np.linspace(0, count - 1, spots).astype(int).tolist()]
+    latencies = []
+    for x, y in places + places[::-1][1:]:  # back again: the last is still on the page, so skip it
+        seen = len(page.evaluate("window.dilaCorpusHoverMs"))
+        page.mouse.move(box["x"] + 2, box["y"] + 2)
+        page.mouse.move(x, y, steps=3)
+        page.wait_for_function(f"() => window.dilaCorpusHoverMs.length > {seen}", polling=50)
+        latencies.append(page.evaluate("window.dilaCorpusHoverMs")[-1])
+    return latencies[:spots], latencies[spots:]
+
+
+def run(count: int, tmp: Path, port: int) -> None:
+    from dila.index.synthetic import make_synthetic_index
+
+    folder = tmp / f"synthetic-{count}"
+    started = time.perf_counter()
+    make_synthetic_index(folder, count)
+    print(f"synthetic index of {count:,} transitions written in {time.perf_counter() - started:.1f} s")
+    figures = in_process(folder)
+    print(f"in process: open (shards, PCA layout) {figures['open_s']:.2f} s; 20 nearest of {count:,}: median "
+          f"{figures['nearest_ms']:.1f} ms (budget 50); a transition's frames: cold {figures['frames_cold_ms']:.1f} ms, "
+          f"cached {figures['frames_warm_ms']:.3f} ms")
+    browser = in_chromium(folder, count, port)
+    if browser is None:
+        print("Chromium figures skipped: needs Chromium and the playwright package")
+        return
+    print(f"Chromium: Open -> map of {count:,} transitions drawn: {browser['drawn_s']:.2f} s (budget 2)")
+    print(f"Chromium: hover -> frames on screen: cold median {statistics.median(browser['hover_cold_ms']):.0f} ms "
+          f"(max {max(browser['hover_cold_ms']):.0f}, budget 500), warm median "
+          f"{statistics.median(browser['hover_warm_ms']):.0f} ms (max {max(browser['hover_warm_ms']):.0f}, budget 150)")
+    print(f"app memory: {browser['rss_before_mb']:.0f} MB with the demo index, {browser['rss_after_mb']:.0f} MB with "
+          f"{count:,} transitions open: +{browser['rss_after_mb'] - browser['rss_before_mb']:.0f} MB (budget +500)")
