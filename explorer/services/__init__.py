@@ -31,3 +31,7 @@ class Explorer(Core):
         self.plan = PlanService(self, self.map)
         self.model = ModelService(self)
         self.corpus = CorpusService(self, self.library, IndexSources(self.models.policy.public, indexes))
+
+    def close_session(self, sid: str) -> None:
+        super().close_session(sid)
+        self.corpus.forget(sid)

@@ -82,6 +82,10 @@ class CorpusService:
         self._lock = threading.Lock()
         self._model_hashes: dict[str, str] = {}
 
+    def forget(self, sid: str) -> None:
+        """A closed page's open index and choices."""
+        self._opened.pop(sid, None)
+
     def ready(self, sid: str, color_by: str = "clip"):
         """The page's first look at the view: the session's index, else the demo index. Returns (figure, note)."""
         if sid not in self._opened:

@@ -42,7 +42,7 @@ def wire(page: Page) -> None:
     shown = [page.corpus_plot, page.corpus_note]
     bridge.corpus_ready(bind(svc.ready), page.corpus_color, shown, **QUIET)
     opened = gr.on([page.corpus_open.click, page.corpus_path.submit], bind(svc.open),
-                   [page.corpus_path, page.corpus_color], shown, api_name="corpus_open")
+                   [page.corpus_path, page.corpus_color], shown, api_visibility="private")
     opened.failure(**failed(page.corpus_note))
     page.corpus_color.input(bind(svc.recolour), page.corpus_color, shown, **QUIET)
     bridge.corpus_hover(_event(svc.hover, "row"), None, bridge, **QUIET, trigger_mode="multiple")
