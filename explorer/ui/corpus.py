@@ -45,7 +45,7 @@ def wire(page: Page) -> None:
                    [page.corpus_path, page.corpus_color], shown, api_visibility="private")
     opened.failure(**failed(page.corpus_note))
     page.corpus_color.input(bind(svc.recolour), page.corpus_color, shown, **QUIET)
-    bridge.corpus_hover(_event(svc.hover, "row"), None, bridge, **QUIET, trigger_mode="multiple")
+    bridge.corpus_hover(_event(svc.hover, "row"), None, bridge, **QUIET, trigger_mode="multiple", queue=False)
     picked = bridge.corpus_pick(_event(svc.choose, "row"),
                                 [page.corpus_k, page.corpus_color], [page.corpus_plot, page.corpus_similar,
                                                                      page.corpus_note], **QUIET)
