@@ -229,10 +229,10 @@ class CorpusService:
 
     def _model_note(self, sid: str, corpus: Corpus) -> str:
         """A sentence naming both models when the index was made by another model than the session's."""
-        with self.core.session(sid) as (_, model):
-            if model.key not in self._model_hashes:
-                self._model_hashes[model.key] = weights_sha256(model.pipeline.model)
-            ours, label = self._model_hashes[model.key], model.info.source
+        model = self.core.models.get(self.core.sessions.get(sid).model_key)  # no lock: never waits for a run
+        if model.key not in self._model_hashes:
+            self._model_hashes[model.key] = weights_sha256(model.pipeline.model)
+        ours, label = self._model_hashes[model.key], model.info.source
         made = corpus.manifest.get("model") or {}
         if made.get("sha256") == ours:
             return ""
