@@ -480,7 +480,7 @@ def test_the_page_explains_its_terms(page, server):
     first_view(page, server)
     texts = [page.locator("body").inner_text()]
     for tab in ("Plan", "Model", "Play"):
-        page.get_by_role("tab", name=tab).click()
+        open_tab(page, tab)
         texts.append(page.locator("body").inner_text())
     text = "\n".join(texts)
     assert [term for term in JARGON if term in text] == []
