@@ -1,7 +1,8 @@
-"""The page's script for the corpus map, bound to plotly's own events (`gr.Plot` has none).
+"""The page's script for the corpus map: it draws the map with the page's plotly and binds plotly's events.
 
-Contract: the plot is inside `#corpus-map`, its trace 0 holds every row (point i is row i); the
-bridge element (a `gr.HTML` with this script) triggers `corpus_ready` once loaded, `corpus_hover`
+Contract: `DRAW_JS` hands the script a figure's JSON, drawn into `#corpus-map .dila-corpus-plot`, in
+which every row is a point whose customdata is the row. The bridge element (a `gr.HTML` with this
+script) triggers `corpus_ready` once loaded, `corpus_hover`
 {row} when the pointer rests on a point, `corpus_pick` {row} on a click and `corpus_select` {rows}
 after a lasso or box selection. A hover's answer is the bridge's new content: a
 `.dila-corpus-frames[data-row]` that the script copies into the tip `#dila-corpus-tip`.
@@ -32,8 +33,8 @@ const ask = (row) => {
   setTimeout(() => { if (pending === row && tip.dataset.row !== String(row)) ask(row); }, 1500);
 };
 const rowOf = (data) => {
-  const point = data && data.points && data.points.find((p) => p.curveNumber === 0);
-  return point ? Number(point.pointIndex ?? point.pointNumber) : null;
+  const point = data && data.points && data.points.find((p) => p.customdata !== undefined);
+  return point ? Number(point.customdata) : null;
 };
 const place = (event) => {
   if (!event) return;
@@ -41,7 +42,21 @@ const place = (event) => {
   tip.style.top = `${Math.max(event.clientY - 170, 4)}px`;
 };
 const hide = () => { tip.hidden = true; pending = null; };
+// The map is drawn here, into an element of its own: gr.Plot mounts a new element and WebGL context for
+// every figure, and draws each figure twice (a second and more at 100k points without a GPU).
+let drawn = null;
+const draw = () => {
+  const plot = document.querySelector('#corpus-map .dila-corpus-plot'), figure = window.dilaCorpusFigure;
+  if (!plot || plot.offsetParent === null || !window.Plotly || !figure || figure === drawn) return;
+  drawn = figure;
+  const {data, layout} = JSON.parse(figure);
+  Plotly.react(plot, data, {...layout, autosize: true}, {responsive: true, displaylogo: false}).then(() => {
+    plot.dataset.state = 'drawn';
+  });
+};
+window.dilaCorpusDraw = draw;
 const bind = () => {
+  draw();
   const plot = document.querySelector('#corpus-map .js-plotly-plot');
   if (!plot || !plot.on || plot.dilaCorpusBound) return;
   plot.dilaCorpusBound = true;
@@ -68,15 +83,21 @@ const bind = () => {
   plot.on('plotly_selected', (data) => {
     if (!data || !data.points) return;
     hide();
-    trigger('corpus_select', {rows: data.points.filter((p) => p.curveNumber === 0).map((p) => p.pointIndex ?? p.pointNumber)});
+    trigger('corpus_select', {rows: data.points.filter((p) => p.customdata !== undefined).map((p) => Number(p.customdata))});
   });
 };
 setInterval(bind, 250);
 trigger('corpus_ready', {});
 """
 
+MAP_HTML = '<div class="dila-corpus-plot" data-state="waiting"></div>'
+# The figure's JSON arrives in a hidden textbox; its change hands it to the script above.
+DRAW_JS = "(figure) => { window.dilaCorpusFigure = figure; if (window.dilaCorpusDraw) window.dilaCorpusDraw(); }"
+
 CORPUS_CSS = """
 #corpus-bridge { display: none; }
+#corpus-map .dila-corpus-plot { height: 460px; }
+#corpus-map .dila-corpus-plot[data-state="waiting"]::before { content: "Opening the index…"; color: #6b7280; }
 #dila-corpus-tip { position: fixed; z-index: 1000; pointer-events: none; background: white; border: 1px solid #d1d5db;
   border-radius: 6px; padding: 6px; box-shadow: 0 4px 12px rgba(0,0,0,0.15); display: flex; flex-wrap: wrap;
   gap: 4px; width: 268px; font-size: 12px; color: #111; }

@@ -25,6 +25,7 @@ import pytest
 from helpers import BROWSER_WAIT_MS
 from PIL import Image
 
+from explorer.benchmark_corpus import MAP_DRAWN, POINT
 from explorer.services import DEMO
 
 try:
@@ -553,31 +554,27 @@ def open_corpus(page, server):
     page.goto(server)
     open_tab(page, "Corpus")
     expect(page.locator("#corpus-note")).to_contain_text("1,380 transitions of 60 clips")
-    page.wait_for_function("() => { const p = document.querySelector('#corpus-map .js-plotly-plot');"
-                           " return p && p._fullData && p._fullData[0].x.length === 1380"
-                           " && p.querySelector('canvas') !== null; }")
+    page.wait_for_function(MAP_DRAWN, arg=1380)
 
 
 def corpus_point(page, row: int) -> tuple[float, float]:
     """Where a corpus row's point is on screen."""
-    return tuple(page.evaluate("""(row) => {
-        const plot = document.querySelector('#corpus-map .js-plotly-plot'), box = plot.getBoundingClientRect();
-        const x = plot._fullLayout.xaxis, y = plot._fullLayout.yaxis, trace = plot._fullData[0];
-        return [box.left + x._offset + x.l2p(trace.x[row]), box.top + y._offset + y.l2p(trace.y[row])];
-    }""", row))
+    return tuple(page.evaluate(POINT, row))
 
 
 def isolated_row(page) -> int:
     """The row whose point has no other within 6 px, so the pointer finds it."""
     return page.evaluate("""() => {
-        const plot = document.querySelector('#corpus-map .js-plotly-plot'), trace = plot._fullData[0];
-        const x = plot._fullLayout.xaxis, y = plot._fullLayout.yaxis;
-        const px = [...trace.x].map((v) => x.l2p(v)), py = [...trace.y].map((v) => y.l2p(v));
+        const plot = document.querySelector('#corpus-map .js-plotly-plot');
+        const x = plot._fullLayout.xaxis, y = plot._fullLayout.yaxis, px = [], py = [], rows = [];
+        for (const trace of plot._fullData.filter((t) => t.customdata)) {
+            trace.customdata.forEach((row, i) => { rows.push(row); px.push(x.l2p(trace.x[i])); py.push(y.l2p(trace.y[i])); });
+        }
         let best = 0, bestGap = -1;
         for (let i = 0; i < px.length; i += 1) {
             let gap = Infinity;
             for (let j = 0; j < px.length; j += 1) if (j !== i) gap = Math.min(gap, Math.hypot(px[i] - px[j], py[i] - py[j]));
-            if (gap > bestGap && px[i] > 20 && py[i] > 20) { best = i; bestGap = gap; }
+            if (gap > bestGap && px[i] > 20 && py[i] > 20) { best = rows[i]; bestGap = gap; }
         }
         return best;
     }""")

@@ -12,6 +12,7 @@ from dila.index.synthetic import make_synthetic_index
 from dila.video import read_video
 from explorer import Explorer, Limits, UserError
 from explorer.corpus import PAIRS, load_corpus, read_manifest
+from explorer.corpus_figure import PALETTE
 from explorer.dev_model import write_dev_model
 from explorer.projection import Embedder
 from explorer.services.corpus import CorpusService, IndexSources
@@ -45,14 +46,22 @@ def copied_demo(tmp_path_factory):
     return folder
 
 
+def rows_drawn(figure) -> np.ndarray:
+    """The rows on the map, one per point of the traces that carry rows."""
+    return np.concatenate([trace.customdata for trace in figure.data if trace.customdata is not None])
+
+
 def public(service, listed, cap=1_000_000) -> CorpusService:
     return CorpusService(service, service.library, IndexSources(True, [str(p) for p in listed]), cap)
 
 
 def test_the_demo_index_opens_with_every_transition_and_names_the_other_model(service, sid):
     figure, note = service.corpus.ready(sid)
-    points = figure.data[0]
-    assert points.type == "scattergl" and len(points.x) == 1380
+    rows = [trace for trace in figure.data if trace.customdata is not None]
+    assert {trace.type for trace in rows} == {"scattergl"} and np.array_equal(np.sort(rows_drawn(figure)), np.arange(1380))
+    corpus, _ = service.corpus._current(sid)
+    for trace in rows:  # a trace per colour, each point at its row's place
+        assert isinstance(trace.marker.color, str) and np.array_equal(trace.x, corpus.points[trace.customdata, 0])
     assert "1,380 transitions of 60 clips in 5 source folders" in note
     assert "made with the model `bundled`" in note and "not with the app's model" in note  # the tiny model
 
@@ -64,8 +73,11 @@ def test_colouring_by_clip_folder_and_cluster(service, sid, color_by, groups):
     corpus, _ = service.corpus._current(sid)
     codes, names = corpus.colours(color_by)
     assert len(names) == groups and len(np.unique(codes)) == groups and len(codes) == 1380
-    legend = [trace.name for trace in figure.data[1:]]
+    legend = [trace.name for trace in figure.data if trace.customdata is None]
     assert legend == ([] if groups > 12 else names)
+    for trace in figure.data:
+        if trace.customdata is not None:  # one colour per trace: the rows of one colour group (clips share them)
+            assert len(np.unique(codes[trace.customdata] % len(PALETTE))) == 1
     if color_by == "source folder":
         assert names == ["camera", "compose", "rotate", "scale", "translate"]
     with pytest.raises(UserError, match="Colour by must be one of"):
@@ -149,7 +161,7 @@ def test_a_corrupt_or_truncated_shard_is_left_out_with_a_sentence(service, sid, 
     shards[0].write_bytes(shards[0].read_bytes()[:300])  # truncated
     figure, note = service.corpus.open(sid, str(folder))
     assert "part-00000.parquet cannot be read (corrupt or truncated) and is left out" in note
-    assert len(figure.data[0].x) == 230 - 115
+    assert len(rows_drawn(figure)) == 230 - 115
     for shard in shards:
         shard.write_bytes(b"PAR1 not parquet")
     with pytest.raises(UserError, match="holds no transitions .*cannot be read: corrupt or truncated"):
@@ -161,7 +173,7 @@ def test_a_moved_video_keeps_its_point_and_the_hover_says_its_frames_are_gone(se
     figure, _ = service.corpus.open(sid, str(copied_demo))
     corpus, _ = service.corpus._current(sid)
     row = int(np.flatnonzero(corpus.table.column("source").to_numpy(zero_copy_only=False) == "rotate/rotate-03.webm")[0])
-    assert len(figure.data[0].x) == 1380
+    assert len(rows_drawn(figure)) == 1380
     tip = service.corpus.hover(sid, row)
     assert "The frames are gone: rotate/rotate-03.webm has moved or been deleted since indexing." in tip
     service.corpus.choose(sid, row)
@@ -179,8 +191,8 @@ def test_public_mode_opens_only_the_demo_and_listed_indexes_up_to_its_cap(servic
     with pytest.raises(UserError, match="The index listed holds 230 transitions; this server opens indexes of up to 200."):
         corpus.open(sid, "listed")
     opened = public(service, [listed])
-    assert len(opened.open(sid, "demo")[0].data[0].x) == 1380
-    assert len(opened.open(sid, "listed")[0].data[0].x) == 230
+    assert len(rows_drawn(opened.open(sid, "demo")[0])) == 1380
+    assert len(rows_drawn(opened.open(sid, "listed")[0])) == 230
 
 
 def test_a_folder_that_is_no_index_gets_a_sentence(service, sid, tmp_path):

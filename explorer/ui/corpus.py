@@ -4,8 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from explorer.corpus import COLOR_BY
-from explorer.corpusjs import CORPUS_JS
-from explorer.figures import empty_figure
+from explorer.corpusjs import CORPUS_JS, DRAW_JS, MAP_HTML
 from explorer.services.corpus import DEMO_NAME
 from explorer.ui import library, steer
 from explorer.ui.common import QUIET, Page, bind, failed, run
@@ -22,7 +21,8 @@ def layout(page: Page) -> None:
         page.corpus_open = gr.Button("Open", scale=0, min_width=90)
     page.corpus_color = gr.Radio(list(COLOR_BY), value="clip", label="Colour by")
     page.corpus_note = gr.Markdown(elem_id="corpus-note")
-    page.corpus_plot = gr.Plot(empty_figure("Opening the demo index…"), show_label=False, elem_id="corpus-map")
+    page.corpus_map = gr.HTML(MAP_HTML, elem_id="corpus-map", container=False)
+    page.corpus_figure = gr.Textbox(visible=False)
     page.corpus_bridge = gr.HTML("", js_on_load=CORPUS_JS, elem_id="corpus-bridge", container=False)
     gr.Markdown("#### Similar motions\nThe chosen transition's nearest transitions in latent-action space.")
     page.corpus_k = gr.Slider(1, 50, value=12, step=1, label="How many")
@@ -39,15 +39,16 @@ def layout(page: Page) -> None:
 
 def wire(page: Page) -> None:
     svc, bridge = page.svc.corpus, page.corpus_bridge
-    shown = [page.corpus_plot, page.corpus_note]
-    bridge.corpus_ready(bind(svc.ready), page.corpus_color, shown, **QUIET)
-    opened = gr.on([page.corpus_open.click, page.corpus_path.submit], bind(svc.open),
+    shown = [page.corpus_figure, page.corpus_note]
+    page.corpus_figure.change(None, page.corpus_figure, None, js=DRAW_JS, **QUIET)
+    bridge.corpus_ready(bind(drawn(svc.ready)), page.corpus_color, shown, **QUIET)
+    opened = gr.on([page.corpus_open.click, page.corpus_path.submit], bind(drawn(svc.open)),
                    [page.corpus_path, page.corpus_color], shown, api_visibility="private")
     opened.failure(**failed(page.corpus_note))
-    page.corpus_color.input(bind(svc.recolour), page.corpus_color, shown, **QUIET)
+    page.corpus_color.input(bind(drawn(svc.recolour)), page.corpus_color, shown, **QUIET)
     bridge.corpus_hover(_event(svc.hover, "row"), None, bridge, **QUIET, trigger_mode="multiple", queue=False)
-    picked = bridge.corpus_pick(_event(svc.choose, "row"),
-                                [page.corpus_k, page.corpus_color], [page.corpus_plot, page.corpus_similar,
+    picked = bridge.corpus_pick(_event(drawn(svc.choose), "row"),
+                                [page.corpus_k, page.corpus_color], [page.corpus_figure, page.corpus_similar,
                                                                      page.corpus_note], **QUIET)
     picked.failure(**failed(page.corpus_note))
     chosen = picked.success(bind(svc.to_library), None,
@@ -65,6 +66,16 @@ def wire(page: Page) -> None:
     library.refresh(page, added)
     exported = page.corpus_export.click(bind(svc.export), page.corpus_format, page.corpus_file, **QUIET)
     exported.failure(**failed(page.corpus_selection_note))
+
+
+def drawn(method):
+    """`method` with its figure as JSON for the page's map script (`corpusjs`), which draws it."""
+
+    def call(sid: str, *args):
+        figure, *rest = method(sid, *args)
+        return (figure.to_json(), *rest)
+
+    return call
 
 
 def _event(method, key: str):
