@@ -31,7 +31,8 @@ class BiasedAttention(torch.autograd.Function):
 
     A few batch entries at a time, the attention weights recomputed in the backward pass instead of
     kept: the numbers of the math path of `scaled_dot_product_attention` (which a CPU takes for any
-    additive bias), about twice as fast in training because every `n m` matrix stays in cache."""
+    additive bias), about twice as fast in training because every `n m` matrix stays in cache, and
+    without that path's safe-softmax passes when nothing is trained (a 16x16 preview: 22 -> 20 ms)."""
 
     @staticmethod
     def forward(ctx, q, k, v, bias, scale: float, chunk: int):
@@ -106,7 +107,7 @@ class Attention(nn.Module):
         q = F.normalize(q, dim=-1) * self.q_scale
         k = F.normalize(k, dim=-1) * self.k_scale
         dropout = self.dropout if self.training else 0.0
-        if exists(bias) and bias.dim() < 4 and not self.causal and not dropout and torch.is_grad_enabled():
+        if exists(bias) and bias.dim() < 4 and not self.causal and not dropout:
             out = BiasedAttention.apply(q, k, v, bias.to(q.dtype), 8.0, 4)
         else:
             fused_causal = self.causal and not exists(bias) and q.shape[-2] == k.shape[-2]
