@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 
 from dila.codecs.light import LightCodec, LightCodecConfig, LightCodecLoadError
 from dila.codecs.train_light import calibrate, evaluate, pca_init, train
@@ -41,6 +42,7 @@ def frames(n: int, seed: int = 0) -> np.ndarray:
         ({"decoder_blocks": -1}, "non-negative int"),
         ({"grid_size": 8.0}, "positive int"),
         ({"grid_size": 16}, "exceeds the 48 values of a 4x4 patch"),
+        ({"decoder_branch": "no"}, "true or false"),
     ],
 )
 def test_config_validation(kwargs, message):
@@ -91,6 +93,21 @@ def test_save_load_round_trip_is_bit_exact(codec, tmp_path):
     x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         assert torch.equal(codec.decode(codec.encode(x)), loaded.decode(loaded.encode(x)))
+
+
+@torch.no_grad()
+def test_a_codec_without_its_decoder_branch_keeps_the_encoder_and_loads_as_saved(codec, tmp_path):
+    slim = codec.without_decoder_branch()
+    x = torch.from_numpy(frames(2)).float().div(255).permute(0, 3, 1, 2)
+    z = codec.encode(x)
+    assert torch.equal(slim.encode(x), z) and slim.decoder_branch is None
+    linear = codec.decoder_linear(z * codec.latent_std + codec.latent_mean)
+    expected = rearrange(linear, "b (p q c) h w -> b c (h p) (w q)", p=8, q=8).clamp(0, 1)
+    assert torch.equal(slim.decode(z), expected)
+    slim.save_pretrained(tmp_path)
+    loaded = LightCodec.from_pretrained(tmp_path)
+    assert loaded.config.decoder_branch is False and torch.equal(loaded.decode(z), slim.decode(z))
+    assert sum(p.numel() for p in loaded.parameters()) < sum(p.numel() for p in codec.parameters()) / 2
 
 
 def test_bad_checkpoints_raise_clear_errors(codec, tmp_path):

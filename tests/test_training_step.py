@@ -6,11 +6,13 @@ from dataclasses import replace
 
 import pytest
 import torch
+import torch.nn.functional as F
+from einops import rearrange
 from safetensors.torch import load_file
 
 from dila import DiLAWorldModel
 from dila.losses import LossWeights, world_model_loss
-from dila.modules.attention import BiasedAttention
+from dila.modules.attention import BiasedAttention, rotate
 from dila.modules.position import ContinuousPositionBias, relative_offsets
 
 DESIGNS = {"published": {}, "bundled": dict(inverse_input="pair", inverse_antisymmetric=True, inverse_time_kernel=1,
@@ -69,3 +71,26 @@ def test_biased_attention_matches_the_math_path_and_its_gradients(bias_shape):
     for a, b in zip(torch.autograd.grad((got * grad).sum(), (q, k, v, bias)),
                     torch.autograd.grad((expected * grad).sum(), (q, k, v, bias))):
         torch.testing.assert_close(a, b)
+
+
+def test_attention_outside_autograd_and_with_one_key_gives_the_fused_paths_numbers():
+    from dila.modules.attention import Attention
+
+    torch.manual_seed(0)
+    spatial, causal = Attention(16, 8, 2), Attention(16, 8, 2, causal=True, rotary=True)
+    x, bias = torch.randn(3, 10, 16), torch.randn(2, 10, 10)
+    with torch.no_grad():  # the chunked path without autograd
+        torch.testing.assert_close(spatial(x, bias=bias), _reference(spatial, x, bias))
+        one = torch.randn(5, 1, 16)  # one frame: the time attention's single key
+        torch.testing.assert_close(causal(one), _reference(causal, one, None), rtol=0, atol=1e-6)
+
+
+def _reference(attention, x, bias):
+    """The attention computed by `scaled_dot_product_attention` alone."""
+    q = rearrange(attention.to_q(attention.norm(x)), "b n (h d) -> b h n d", h=attention.heads)
+    k, v = (rearrange(t, "b n (h d) -> b h n d", h=attention.heads) for t in attention.to_kv(x).chunk(2, dim=-1))
+    if attention.rotary:
+        q, k = rotate(q), rotate(k)
+    q, k = F.normalize(q, dim=-1) * attention.q_scale, F.normalize(k, dim=-1) * attention.k_scale
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=attention.causal, scale=8.0)
+    return attention.to_out(rearrange(out, "b h n d -> b n (h d)"))

@@ -7,7 +7,8 @@ Encoder: a linear patch projection (``3 patch^2 -> latent_dim``) plus a residual
 to ``width`` channels, ``encoder_blocks`` residual blocks, GroupNorm, SiLU and a zero-initialised
 1x1 conv to ``latent_dim``. Decoder: the mirror image, a linear map back to patch pixels plus a
 branch that starts with a 3x3 conv over neighbouring tokens and ends in a zero-initialised 1x1 conv
-to ``3 patch^2`` pixel values. A block is ``x + MLP(GroupNorm(depthwise 3x3 conv(x)))``.
+to ``3 patch^2`` pixel values (``decoder_branch=False``: the linear map alone). A block is
+``x + MLP(GroupNorm(depthwise 3x3 conv(x)))``.
 At initialisation the codec is a linear patch autoencoder; the trainer sets that to whitened patch
 PCA, so training starts from the best linear codec and the branches learn the non-linear rest.
 
@@ -19,7 +20,7 @@ pixels to [0, 1]; ``forward`` returns the unclamped reconstruction that training
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -48,6 +49,7 @@ class LightCodecConfig:
     encoder_blocks: int = 1
     decoder_blocks: int = 3
     groups: int = 8  # GroupNorm groups
+    decoder_branch: bool = True  # False: the decoder is its linear map alone (`without_decoder_branch`)
 
     def __post_init__(self):
         for name in ("image_size", "grid_size", "latent_dim", "width", "mlp_ratio", "groups"):
@@ -65,6 +67,8 @@ class LightCodecConfig:
         if self.latent_dim > 3 * self.patch_size**2:
             raise ValueError(f"latent_dim {self.latent_dim} exceeds the {3 * self.patch_size**2} values of a "
                              f"{self.patch_size}x{self.patch_size} patch")
+        if not isinstance(self.decoder_branch, bool):
+            raise ValueError(f"decoder_branch must be true or false, got {self.decoder_branch!r}")
         if self.width % self.groups:
             raise ValueError(f"width {self.width} is not divisible by groups {self.groups}")
 
@@ -111,7 +115,8 @@ class LightCodec(nn.Module):
         self.encoder_linear = nn.Conv2d(c.patch_dim, c.latent_dim, 1)
         self.encoder_branch = branch(c, nn.Conv2d(c.patch_dim, c.width, 1), c.encoder_blocks, c.latent_dim)
         self.decoder_linear = nn.Conv2d(c.latent_dim, c.patch_dim, 1)
-        self.decoder_branch = branch(c, nn.Conv2d(c.latent_dim, c.width, 3, padding=1), c.decoder_blocks, c.patch_dim)
+        self.decoder_branch = (branch(c, nn.Conv2d(c.latent_dim, c.width, 3, padding=1), c.decoder_blocks, c.patch_dim)
+                               if c.decoder_branch else None)
         self.register_buffer("latent_mean", torch.zeros(1, c.latent_dim, 1, 1))
         self.register_buffer("latent_std", torch.ones(1, c.latent_dim, 1, 1))
 
@@ -136,7 +141,9 @@ class LightCodec(nn.Module):
     def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
         """Unstandardised latents -> unclamped pixels ``(b, 3, image_size, image_size)``."""
         p = self.config.patch_size
-        patches = self.decoder_linear(z) + self.decoder_branch(z)
+        patches = self.decoder_linear(z)
+        if self.decoder_branch is not None:
+            patches = patches + self.decoder_branch(z)
         return rearrange(patches, "b (p q c) h w -> b c (h p) (w q)", p=p, q=p)
 
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -158,6 +165,15 @@ class LightCodec(nn.Module):
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Unclamped reconstruction of ``image_size`` pixels: what training compares with them."""
         return self.reconstruct(self.embed(pixels))
+
+    def without_decoder_branch(self) -> LightCodec:
+        """The same encoder, decoding with the linear map alone. On a 16x16 grid of 48-d tokens the
+        patch PCA is already lossless and the trained branch adds ~1e-4 to a pixel, while it takes most
+        of a decode's time (4 of 4.2 ms for one 64x64 frame on one thread)."""
+        slim = LightCodec(replace(self.config, decoder_branch=False))
+        kept = {k: v for k, v in self.state_dict().items() if not k.startswith("decoder_branch.")}
+        slim.load_state_dict(kept, strict=True)
+        return slim.eval()
 
     def save_pretrained(self, directory: str | Path) -> None:
         directory = Path(directory)

@@ -36,7 +36,7 @@ class BiasedAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, bias, scale: float, chunk: int):
-        out = torch.cat([weights(qc, kc, bias, scale) @ vc for qc, kc, vc in zip(q.split(chunk), k.split(chunk), v.split(chunk))])
+        out = biased_attention(q, k, v, bias, scale, chunk)
         ctx.save_for_backward(q, k, v, bias, out)
         ctx.scale, ctx.chunk = scale, chunk
         return out
@@ -54,6 +54,10 @@ class BiasedAttention(torch.autograd.Function):
             dq.append((ds @ kc).mul_(scale))
             dk.append((ds.transpose(-1, -2) @ qc).mul_(scale))
         return torch.cat(dq), torch.cat(dk), torch.cat(dv), dbias, None, None
+
+
+def biased_attention(q, k, v, bias, scale: float, chunk: int) -> torch.Tensor:
+    return torch.cat([weights(qc, kc, bias, scale) @ vc for qc, kc, vc in zip(q.split(chunk), k.split(chunk), v.split(chunk))])
 
 
 def weights(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor, scale: float) -> torch.Tensor:
@@ -104,11 +108,14 @@ class Attention(nn.Module):
             k, v = torch.cat((null_k, k), dim=-2), torch.cat((null_v, v), dim=-2)
             if exists(bias):
                 bias = F.pad(bias, (null_k.shape[-2], 0))
+        dropout = self.dropout if self.training else 0.0
+        if k.shape[-2] == 1 and not dropout:  # one key (causal time attention over one frame): its weight is 1
+            return self.to_out(rearrange(v.expand(-1, -1, q.shape[-2], -1), "b h n d -> b n (h d)"))
         q = F.normalize(q, dim=-1) * self.q_scale
         k = F.normalize(k, dim=-1) * self.k_scale
-        dropout = self.dropout if self.training else 0.0
         if exists(bias) and bias.dim() < 4 and not self.causal and not dropout:
-            out = BiasedAttention.apply(q, k, v, bias.to(q.dtype), 8.0, 4)
+            attend = BiasedAttention.apply if torch.is_grad_enabled() else biased_attention
+            out = attend(q, k, v, bias.to(q.dtype), 8.0, 4)
         else:
             fused_causal = self.causal and not exists(bias) and q.shape[-2] == k.shape[-2]
             mask = None if fused_causal else self._mask(bias, q.shape[-2], k.shape[-2], q)
