@@ -5,8 +5,8 @@
 # the running one resumes from its last save (every 15 minutes at least).
 #   GPU:  bash scripts/train_bundled16.sh
 #   CPU:  BATCH=12 WORKERS=1 bash scripts/train_bundled16.sh
-# Every step count is divided by SCALE (SCALE=500 is a smoke test). Writes OUT/codec, OUT/stage1..3
-# and OUT/stage3/eval.json.
+# Every step count is divided by SCALE (SCALE=500 is a smoke test). Writes OUT/codec, OUT/stage1..3,
+# OUT/codec-slim and OUT/stage3/eval.json (ship OUT/stage3 with OUT/codec-slim as its codec/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/bundled16}
@@ -34,5 +34,7 @@ python -m dila.train --out "$OUT/stage2" $COMMON --init "$OUT/stage1" --model-co
 python -m dila.train --out "$OUT/stage3" --codec "$OUT/codec" --phase 2 --init "$OUT/stage2" \
     --batch-size $(( BATCH / 2 )) --frames 8 --workers "$WORKERS" --lr 3e-4 --warmup 20 --steps "$(steps 300)" \
     --save-every "$(steps 100)" --oracle-weight 4 --detached-dynamics-weight 1 --symmetry-weight 0
-[ -f "$OUT/stage3/eval.json" ] || python -m dila.evaluate --model "$OUT/stage3" --codec "$OUT/codec" \
+# The codec that ships decodes with its linear map alone (the same frames within half a grey level).
+[ -f "$OUT/codec-slim/model.safetensors" ] || python -m dila.codecs.slim "$OUT/codec" --out "$OUT/codec-slim"
+[ -f "$OUT/stage3/eval.json" ] || python -m dila.evaluate --model "$OUT/stage3" --codec "$OUT/codec-slim" \
     --out "$OUT/stage3/eval.json"
