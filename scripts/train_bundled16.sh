@@ -17,7 +17,7 @@ steps() { echo $(( ($1 + SCALE - 1) / SCALE )); }
 mkdir -p "$OUT"
 
 [ -f "$OUT/codec/model.safetensors" ] || python -m dila.codecs.train_light --out "$OUT/codec" --grid-size 16 \
-    --latent-dim 48 --steps "$(steps 1500)" --batch 32 --threads "$(nproc)"
+    --latent-dim 48 --steps "$(steps 150)" --batch 32 --threads "$(nproc)"
 python -c "
 from dataclasses import replace
 from dila.train import small_config
