@@ -177,3 +177,17 @@ def test_trained_codec_on_heldout_frames():
         z = model.encode(torch.as_tensor(data).permute(0, 3, 1, 2).float() / 255)
     assert z.shape == (48, model.latent_dim, 8, 8)
     assert 0.5 < z.std().item() < 2.0
+
+
+def test_the_slim_command_writes_a_codec_without_decoder_branch_and_reports_the_difference(codec, tmp_path, monkeypatch,
+                                                                                          capsys):
+    from dila.codecs import slim
+
+    codec.save_pretrained(tmp_path / "full")
+    monkeypatch.setattr("sys.argv", ["slim", str(tmp_path / "full"), "--out", str(tmp_path / "slim")])
+    slim.main()
+    loaded = LightCodec.from_pretrained(tmp_path / "slim")
+    assert loaded.decoder_branch is None and "decoder branch dropped; largest pixel difference" in capsys.readouterr().out
+    x = slim.heldout_frames(count=2)
+    clean, noisy = slim.largest_difference(codec, loaded, x)
+    assert 0 < clean <= 1 and 0 < noisy <= 1  # this random codec's branch is not small: the report says so
