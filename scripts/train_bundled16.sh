@@ -28,7 +28,7 @@ design.save('$OUT/stage2.json')"
 COMMON="--codec $OUT/codec --phase 1 --batch-size $BATCH --frames 6 --workers $WORKERS --save-every $(steps 500)
         --oracle-weight 4 --detached-dynamics-weight 1"
 python -m dila.train --out "$OUT/stage1" $COMMON --model-config "$OUT/stage1.json" --lr 1e-3 --warmup 100 \
-    --steps "$(steps 2000)" --symmetry-weight 0.02
+    --steps "$(steps 2000)" --stop-after "$(steps 1000)" --symmetry-weight 0.02
 python -m dila.train --out "$OUT/stage2" $COMMON --init "$OUT/stage1" --model-config "$OUT/stage2.json" \
     --lr 5e-4 --warmup 50 --steps "$(steps 2000)" --symmetry-weight 0
 python -m dila.train --out "$OUT/stage3" --codec "$OUT/codec" --phase 2 --init "$OUT/stage2" \
