@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -81,51 +82,71 @@ def chromium_path() -> str | None:
     return os.environ.get("DILA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@contextmanager
+def headless_chromium():
+    """A headless Chromium (software WebGL), or None without Chromium or the playwright package."""
+    executable = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        executable = None
+    if not executable:
+        yield None
+        return
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable,
+                                             args=["--headless=new", "--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_tab(page, name: str) -> None:
+    """Choose a tab of the work column, from its "More tabs" menu when the tab bar is full."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.is_visible():
+        tab.click()
+    else:
+        page.get_by_role("button", name="More tabs").click()
+        page.locator(".overflow-dropdown").get_by_text(name, exact=True).click()
+
+
 def chromium_figures(url: str, presses: int, shots: Path | None = None) -> tuple[float, list[float]] | None:
     """(seconds from opening the page to its demo library, map and steering drawn, milliseconds
     from each key press to its new frame on screen), or None without Chromium or playwright.
     With `shots`, the first view (at 1366x768 and SMALL_SCREENS) and the Play tab after the presses
     are saved there as PNG."""
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return None
-    if not executable:
-        return None
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--headless=new", "--no-sandbox",
-                                                                               "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            page.set_default_timeout(60_000)
-            started = time.perf_counter()
-            page.goto(url)
-            page.locator("#clip-gallery .dila-card").first.wait_for()
-            page.locator("#action-map .scatterlayer .point").first.wait_for(state="attached")
-            page.wait_for_function("() => [...document.querySelectorAll('#steer-frames img')]"
-                                   ".filter(img => img.complete && img.naturalWidth > 0).length === 2")
-            page_s = time.perf_counter() - started
-            if shots:
-                page.screenshot(path=str(shots / "bundled_first_view.png"))
-                for width, height in SMALL_SCREENS:
-                    page.set_viewport_size({"width": width, "height": height})
-                    page.wait_for_timeout(500)  # the layout settles
-                    page.screenshot(path=str(shots / f"bundled_first_view_{width}x{height}.png"))
-                page.set_viewport_size({"width": 1366, "height": 768})
-            page.get_by_role("tab", name="Play").click()
-            page.get_by_role("button", name="Bind keys").click()
-            page.locator("#player .dila-play-frame").wait_for()
-            page.locator("body").click(position={"x": 5, "y": 5})
-            for count in range(1, presses + 1):
-                page.keyboard.down("1")  # every key has its digit; arrows only where the move has that direction
-                page.wait_for_function(f"() => (window.dilaPlayLatencies || []).length >= {count}")
-                page.keyboard.up("1")
-            if shots:
-                page.screenshot(path=str(shots / "bundled_play.png"))
-            return page_s, page.evaluate("window.dilaPlayLatencies")[:presses]
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        if browser is None:
+            return None
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.set_default_timeout(60_000)
+        started = time.perf_counter()
+        page.goto(url)
+        page.locator("#clip-gallery .dila-card").first.wait_for()
+        page.locator("#action-map .scatterlayer .point").first.wait_for(state="attached")
+        page.wait_for_function("() => [...document.querySelectorAll('#steer-frames img')]"
+                               ".filter(img => img.complete && img.naturalWidth > 0).length === 2")
+        page_s = time.perf_counter() - started
+        if shots:
+            page.screenshot(path=str(shots / "bundled_first_view.png"))
+            for width, height in SMALL_SCREENS:
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_timeout(500)  # the layout settles
+                page.screenshot(path=str(shots / f"bundled_first_view_{width}x{height}.png"))
+            page.set_viewport_size({"width": 1366, "height": 768})
+        page.get_by_role("tab", name="Play").click()
+        page.get_by_role("button", name="Bind keys").click()
+        page.locator("#player .dila-play-frame").wait_for()
+        page.locator("body").click(position={"x": 5, "y": 5})
+        for count in range(1, presses + 1):
+            page.keyboard.down("1")  # every key has its digit; arrows only where the move has that direction
+            page.wait_for_function(f"() => (window.dilaPlayLatencies || []).length >= {count}")
+            page.keyboard.up("1")
+        if shots:
+            page.screenshot(path=str(shots / "bundled_play.png"))
+        return page_s, page.evaluate("window.dilaPlayLatencies")[:presses]
 
 
 def main(argv=None) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.benchmark import chromium_path, start_app
+from explorer.benchmark import headless_chromium, open_tab, start_app
 
 MAP_DRAWN = """(n) => { const p = document.querySelector('#corpus-map .js-plotly-plot');
     if (!p || !p._fullData || p.querySelector('canvas') === null) return false;
@@ -56,32 +56,25 @@ def in_process(folder: Path) -> dict:
 
 def in_chromium(folders: list[Path], count: int, port: int) -> dict | None:
     """Each folder (a copy of one index, so that every opening reads its shards) opened in turn."""
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return None
-    if not executable:
-        return None
-    process, _ = start_app(None, port)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, args=["--headless=new", "--no-sandbox", "--disable-gpu"])
+    with headless_chromium() as browser:
+        if browser is None:
+            return None
+        process, _ = start_app(None, port)
+        try:
             page = browser.new_page(viewport={"width": 1366, "height": 900})
             page.set_default_timeout(120_000)
             page.goto(f"http://127.0.0.1:{port}/")
-            _open_tab(page, "Corpus")
+            open_tab(page, "Corpus")
             page.wait_for_function(MAP_DRAWN, arg=1380, polling=50)
             before = rss_mb(process.pid)
             answered, drawn = zip(*(_open(page, folder, count) for folder in folders))
             cold, warm = _hovers(page, count)
             after = rss_mb(process.pid)
-            browser.close()
-        return {"answered_s": answered, "drawn_s": drawn, "hover_cold_ms": cold, "hover_warm_ms": warm,
-                "rss_before_mb": before, "rss_after_mb": after}
-    finally:
-        process.terminate()
-        process.wait(10)
+        finally:
+            process.terminate()
+            process.wait(10)
+    return {"answered_s": answered, "drawn_s": drawn, "hover_cold_ms": cold, "hover_warm_ms": warm,
+            "rss_before_mb": before, "rss_after_mb": after}
 
 
 def _open(page, folder: Path, count: int) -> tuple[float, float]:
@@ -97,15 +90,6 @@ def _open(page, folder: Path, count: int) -> tuple[float, float]:
     answered = time.perf_counter() - started
     page.wait_for_function(MAP_DRAWN, arg=count, polling=50)
     return answered, time.perf_counter() - started
-
-
-def _open_tab(page, name: str) -> None:
-    tab = page.get_by_role("tab", name=name)
-    if tab.is_visible():
-        tab.click()
-    else:
-        page.get_by_role("button", name="More tabs").click()
-        page.locator(".overflow-dropdown").get_by_text(name, exact=True).click()
 
 
 POINT = """(row) => {

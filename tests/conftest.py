@@ -58,6 +58,13 @@ def module_one_thread():
     yield from _one_thread()
 
 
+@pytest.fixture
+def sid(service, request):
+    """A session of the test module's own `service` fixture, named after the test and closed after it."""
+    yield request.node.name
+    service.close_session(request.node.name)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     """One `python app.py` for every test that drives the app (gradio_client or Chromium), as

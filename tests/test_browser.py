@@ -25,6 +25,7 @@ import pytest
 from helpers import BROWSER_WAIT_MS
 from PIL import Image
 
+from explorer.benchmark import open_tab as choose_tab
 from explorer.benchmark_corpus import MAP_DRAWN, POINT
 from explorer.services import DEMO
 
@@ -227,14 +228,23 @@ def first_view(page, server):
     expect(page.locator("#action-map .legendtext", has_text="current action")).to_be_visible()  # the map's last redraw
 
 
+def move_onto(page, tip, where) -> tuple[float, float]:
+    """Move the pointer onto the point at `where()` until `tip` shows, as a person would: again
+    while the map does not answer. Returns where the pointer rests."""
+    for _ in range(20):
+        x, y = where()
+        page.mouse.move(x - 30, y - 30)
+        page.mouse.move(x, y, steps=4)
+        if tip.is_visible():
+            break
+        time.sleep(0.5)
+    expect(tip).to_be_visible()
+    return x, y
+
+
 def open_tab(page, name: str) -> None:
     """Choose a tab of the work column, from its "More tabs" menu when the tab bar is full."""
-    tab = page.get_by_role("tab", name=name)
-    if tab.is_visible():
-        tab.click()
-    else:
-        page.get_by_role("button", name="More tabs").click()
-        page.locator(".overflow-dropdown").get_by_text(name, exact=True).click()
+    choose_tab(page, name)
     expect(page.get_by_role("tab", name=name, selected=True)).to_be_visible()
 
 
@@ -264,14 +274,7 @@ def test_hover_shows_frames_and_click_chooses_the_transition(page, server):
     page.get_by_role("radio", name="pca").check()
     expect(page.locator("#map-note")).to_have_text("")
     tip = page.locator("#dila-map-tip")
-    for _ in range(20):  # as a person would: move onto the point again until the map answers
-        x, y = map_point(page)
-        page.mouse.move(x - 30, y - 30)
-        page.mouse.move(x, y, steps=4)
-        if tip.is_visible():
-            break
-        time.sleep(0.5)
-    expect(tip).to_be_visible()
+    x, y = move_onto(page, tip, lambda: map_point(page))
     expect(tip).to_contain_text(re.compile(r"frames \d+ → \d+"))
     frames = tip.locator(".dila-tip-frame")
     expect(frames).to_have_count(2)
@@ -582,14 +585,7 @@ def isolated_row(page) -> int:
 
 def hover_corpus(page, row: int):
     tip = page.locator("#dila-corpus-tip")
-    for _ in range(20):  # as a person would: move onto the point again until the map answers
-        x, y = corpus_point(page, row)
-        page.mouse.move(x - 30, y - 30)
-        page.mouse.move(x, y, steps=4)
-        if tip.is_visible():
-            break
-        time.sleep(0.5)
-    expect(tip).to_be_visible()
+    x, y = move_onto(page, tip, lambda: corpus_point(page, row))
     expect(tip.locator("img")).to_have_count(2)
     return tip, (x, y)
 

@@ -32,12 +32,6 @@ def service(tmp_path_factory):
     svc.close()
 
 
-@pytest.fixture
-def sid(service, request):
-    yield request.node.name
-    service.close_session(request.node.name)
-
-
 @pytest.fixture(scope="module")
 def copied_demo(tmp_path_factory):
     """A copy of the demo index (clips included), free to damage."""

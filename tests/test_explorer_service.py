@@ -72,12 +72,6 @@ def service(model_dir, clips, tmp_path_factory):
     svc.close()
 
 
-@pytest.fixture
-def sid(service, request):
-    yield request.node.name
-    service.close_session(request.node.name)
-
-
 def add(service, sid, *names):
     return service.library.add_files(sid, [str(service.assets / name) for name in names])
 
