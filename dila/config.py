@@ -33,6 +33,10 @@ class DiLAConfig:
       the first frame, keys without positions) or "last" (the last frame, with the decoder's relative
       position bias, so that a cell can fetch what moved into it from its neighbours; needs
       `residual_decoder`).
+    - `decoder_warp`: 0 (published) or a radius r in pixels: the fusion decoder also moves the last
+      frame's pixels, by a distribution over shifts of -r..r pixels per axis predicted for every cell
+      from what the cell shows and the latent action (`dila.modules.warp`), seen through the model's pixel view of a token (`warp_patch` x `warp_patch`
+      x `warp_channels` values, set from a linear codec when training starts); needs `residual_decoder`.
     """
 
     embed_dim: int = 768
@@ -73,6 +77,9 @@ class DiLAConfig:
     time_padding: str = "zeros"
     residual_decoder: bool = False
     decoder_frame: str = "first"
+    decoder_warp: int = 0
+    warp_patch: int = 8
+    warp_channels: int = 3
 
     ff_mult: float = 4.0
     dropout: float = 0.1
@@ -80,7 +87,7 @@ class DiLAConfig:
 
     def __post_init__(self) -> None:
         self.inverse_blocks = tuple(int(n) for n in self.inverse_blocks)
-        positive = [f.name for f in fields(self) if f.type in ("int", int)]
+        positive = [f.name for f in fields(self) if f.type in ("int", int) and f.name != "decoder_warp"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"DiLAConfig.{name} must be positive, got {getattr(self, name)}")
@@ -105,6 +112,8 @@ class DiLAConfig:
             raise ValueError("inverse_norm 'frame' needs inverse_time_kernel 1 (each transition seen alone)")
         if self.decoder_frame == "last" and not self.residual_decoder:
             raise ValueError("decoder_frame 'last' needs residual_decoder (the decoder gets the last frame)")
+        if self.decoder_warp < 0 or (self.decoder_warp and not self.residual_decoder):
+            raise ValueError(f"decoder_warp must be 0, or a radius in pixels with residual_decoder; got {self.decoder_warp}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.robot_action_dim is not None and self.robot_action_dim <= 0:

@@ -35,16 +35,17 @@ def token_errors(model: DiLAWorldModel, tokens: torch.Tensor, mean_action: torch
     g, target = enc.structure, tokens[:, 1:]
     actions = model.infer_actions(g)
 
-    def error(structure: torch.Tensor) -> float:
-        rendered = from_grid(model.render(structure, grid[:, :1], enc.memory[:, :-1], grid[:, :-1]))
+    def error(structure: torch.Tensor, actions: torch.Tensor) -> float:
+        rendered = from_grid(model.render(structure, grid[:, :1], enc.memory[:, :-1], grid[:, :-1], actions))
         return float((rendered - target).pow(2).mean())
 
     change, delta = g[:, 1:] - g[:, :-1], model.forward_model(g[:, :-1], actions)
+    mean_actions = mean_action.expand_as(actions)
     return {
         "copy_last": float((tokens[:, :-1] - target).pow(2).mean()),
-        "one_step": error(g[:, :-1] + delta),
-        "mean_action": error(model.advance(g[:, :-1], mean_action.expand_as(actions))),
-        "oracle": error(g[:, 1:]),
+        "one_step": error(g[:, :-1] + delta, actions),
+        "mean_action": error(model.advance(g[:, :-1], mean_actions), mean_actions),
+        "oracle": error(g[:, 1:], actions),
         "change_explained": float(1 - (delta - change).pow(2).mean() / change.pow(2).mean()),
     }
 
@@ -69,8 +70,9 @@ def motion_followed(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0
     grid = to_grid(tokens)
     enc = model.encode_grid(grid)
     g = enc.structure
+    actions = model.infer_actions(g)
     rendered = {
-        "one_step": model.advance(g[:, :1], model.infer_actions(g)),
+        "one_step": model.advance(g[:, :1], actions),
         "oracle": g[:, 1:],
     }
     backgrounds, moves = [], []
@@ -80,7 +82,7 @@ def motion_followed(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0
         moves.append([locate_object(f, background) for f in (first, second)])
     shares = {}
     for name, structure in rendered.items():
-        frames = detokenize_clips(pipeline, from_grid(model.render(structure, grid[:, :1], enc.memory[:, :1], grid[:, :1])))
+        frames = detokenize_clips(pipeline, from_grid(model.render(structure, grid[:, :1], enc.memory[:, :1], grid[:, :1], actions)))
         shares[name] = [followed_share(*move, locate_object(frame, background))
                         for move, frame, background in zip(moves, frames[:, 0], backgrounds)]
     return {**{name: float(np.nanmedian(values)) for name, values in shares.items()}, "clips": len(clips)}

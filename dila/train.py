@@ -123,22 +123,33 @@ def build_model(args: TrainArgs, out: Path, codec, dataset, device) -> DiLAWorld
         return load_world_model(out).train()
     config = DiLAConfig.load(args.model_config) if args.model_config else None
     if args.init:
-        return initial_weights(load_world_model(args.init), config).train()
-    model = DiLAWorldModel(config or small_config(codec.latent_dim))
-    sample = torch.stack([dataset[i]["frames"] for i in range(min(len(dataset), 32))])
-    init_output_norm(model, encode_clips(codec, sample.to(device)))
-    return model
+        model = initial_weights(load_world_model(args.init), config)
+    else:
+        model = DiLAWorldModel(config or small_config(codec.latent_dim))
+        sample = torch.stack([dataset[i]["frames"] for i in range(min(len(dataset), 32))])
+        init_output_norm(model, encode_clips(codec, sample.to(device)))
+    warp = getattr(model.fusion_decoder, "warp", None)
+    if warp is not None and not warp.ready:
+        warp.init_from_codec(codec)
+    return model.train()
+
+
+NEW_OPTION_PREFIXES = ("fusion_decoder.warp.",)  # parameters a design option adds, started at their initialisation
 
 
 def initial_weights(model: DiLAWorldModel, config: DiLAConfig | None) -> DiLAWorldModel:
-    """`model` itself, or its weights in a model of `config` (design options that add no parameters)."""
+    """`model` itself, or its weights in a model of `config`: design options that add no parameters,
+    or that add the parameters of `NEW_OPTION_PREFIXES` (which keep their initialisation)."""
     if config is None or config == model.config:
         return model
     moved = DiLAWorldModel(config)
     try:
-        moved.load_state_dict(model.state_dict())
-    except RuntimeError as error:
+        missing, unexpected = moved.load_state_dict(model.state_dict(), strict=False)
+    except RuntimeError as error:  # a shape that differs
         raise ValueError(f"--init weights do not fit --model-config: {error}") from None
+    unfitting = [k for k in missing if not k.startswith(NEW_OPTION_PREFIXES)] + unexpected
+    if unfitting:
+        raise ValueError(f"--init weights do not fit --model-config: {', '.join(unfitting[:6])}")
     return moved
 
 

@@ -7,7 +7,8 @@ Public methods take and return token grids in the published layout `b t d h w` (
     m, states     = content_memory(c)                    causal in time, per grid cell
     z_t           = inverse_model(g_t, g_{t+1})          one latent action per transition
     g^_{t+1}      = g_t + forward_model(g_t, z_t)
-    x^_{t+1}      = fusion_decoder(lift(g^_{t+1}); x_0, m_t)   (+ x_t with a residual decoder)
+    x^_{t+1}      = fusion_decoder(lift(g^_{t+1}); x_0, m_t)   (+ x_t with a residual decoder, moved by z_t
+                                                                 with a warping one)
 """
 from __future__ import annotations
 
@@ -106,9 +107,10 @@ class DiLAWorldModel(nn.Module):
         return structure + self.forward_model(structure, actions)
 
     def render(self, structure: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
-               last_frame: torch.Tensor | None = None) -> torch.Tensor:
-        """`last_frame` is used by residual decoders only: the frame whose change is rendered."""
-        return self.fusion_decoder(self.structure_lift(structure), first_frame, memory, last_frame)
+               last_frame: torch.Tensor | None = None, actions: torch.Tensor | None = None) -> torch.Tensor:
+        """`last_frame` is used by residual decoders only: the frame whose change is rendered; `actions`
+        (`b t a`) by warping decoders only: the actions that lead from `last_frame` to `structure`."""
+        return self.fusion_decoder(self.structure_lift(structure), first_frame, memory, last_frame, actions)
 
     # interactive rollout
     def start(self, x_context: torch.Tensor) -> WorldState:
@@ -120,7 +122,7 @@ class DiLAWorldModel(nn.Module):
     def preview(self, state: WorldState, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Next structure and tokens (`b 1 h w *`) for an action `b a`, without committing."""
         structure = self.advance(state.structure, action[:, None])
-        return structure, self.render(structure, state.first_frame, state.memory, state.last_frame)
+        return structure, self.render(structure, state.first_frame, state.memory, state.last_frame, action[:, None])
 
     def step(self, state: WorldState, action: torch.Tensor) -> tuple[torch.Tensor, WorldState]:
         """Commit one action `b a`: returns the frame's tokens `b d h w` and the next state. The
@@ -141,9 +143,9 @@ class DiLAWorldModel(nn.Module):
         """Teacher-forced one-step predictions of frames 1..t-1, decoded in parallel: `b (t-1) d h w`."""
         grid = to_grid(x)
         enc = self.encode_grid(grid)
-        structure = enc.structure[:, :-1]
-        predicted = self.advance(structure, self.infer_actions(enc.structure))
-        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1], grid[:, :-1]))
+        actions = self.infer_actions(enc.structure)
+        predicted = self.advance(enc.structure[:, :-1], actions)
+        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1], grid[:, :-1], actions))
 
     def predict(self, x_context: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Roll out `actions` (`b n a`) after the context: tokens `b n d h w`, structure `b n h w s`."""
@@ -165,7 +167,7 @@ class DiLAWorldModel(nn.Module):
         grid = to_grid(x_target)
         enc = self.encode_grid(grid)
         predicted = self.advance(enc.structure[:, :-1], actions)
-        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1], grid[:, :-1]))
+        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1], grid[:, :-1], actions))
 
     def robot_to_latent(self, actions: torch.Tensor) -> torch.Tensor:
         if self.action_adapter is None:

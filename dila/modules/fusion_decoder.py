@@ -9,6 +9,7 @@ from torch import nn
 from dila.config import DiLAConfig
 from dila.modules.attention import PEG, Attention, FeedForward
 from dila.modules.position import ContinuousPositionBias
+from dila.modules.warp import PixelWarp
 
 
 class FusionLayer(nn.Module):
@@ -55,6 +56,7 @@ class FusionDecoder(nn.Module):
     With `residual_decoder`, each cell also starts from its own last-frame token, first-frame token
     and memory (`cell_context`), and the output is the last frame plus a predicted change. With
     `decoder_frame` "last", frame attention reads the last frame x_t instead of x_0, biased by position.
+    With `decoder_warp`, the change also moves the last frame's pixels as the actions say (`dila.modules.warp`).
     """
 
     def __init__(self, cfg: DiLAConfig):
@@ -66,12 +68,15 @@ class FusionDecoder(nn.Module):
         if self.residual:
             self.cell_context = nn.Linear(2 * d + cfg.content_dim, d)
             self.head = ResidualHead(d)
+            self.warp = PixelWarp(d, cfg.action_dim, cfg.decoder_warp, cfg.warp_patch, cfg.warp_channels) if cfg.decoder_warp else None
         else:
             self.norm_out = nn.LayerNorm(d)
 
     def forward(self, x: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
-                last_frame: torch.Tensor | None = None) -> torch.Tensor:
-        """`last_frame` (residual decoders only): the frame the change is rendered onto, by default the first."""
+                last_frame: torch.Tensor | None = None, actions: torch.Tensor | None = None) -> torch.Tensor:
+        """`last_frame` (residual decoders only): the frame the change is rendered onto, by default the first;
+        `actions` `b t a` (warping decoders only): the latent actions that lead to the rendered frames
+        (without them the decoder does not warp)."""
         b, t, h, w, _ = x.shape
         first_frame = first_frame.expand(b, t, -1, -1, -1)
         if self.residual:
@@ -83,4 +88,9 @@ class FusionDecoder(nn.Module):
         frame_bias = bias if self.frame_is_last else None
         for layer in self.layers:
             x = layer(x, frame, context, bias, frame_bias)
-        return last_frame + self.head(x) if self.residual else self.norm_out(x)
+        if not self.residual:
+            return self.norm_out(x)
+        change = self.head(x)
+        if self.warp is not None and actions is not None:
+            change = change + self.warp(x, last_frame, actions)
+        return last_frame + change

@@ -1,0 +1,97 @@
+"""Pixel warp: the fusion decoder moves the last frame's pixels instead of redrawing them.
+
+A token holds a `patch x patch` patch of a frame, so a move of a few pixels is a fraction of a cell:
+no copy of a neighbouring token is the moved patch, and a decoder that blends tokens ghosts. The warp
+works on the model's pixel view of its tokens (`to_pixels`, `to_tokens`: buffers set from a linear
+codec by `init_from_codec`) and moves pixels by whole pixels:
+
+    p       = to_pixels(x_t)                                 the last frame, `(b t) c H W`
+    h       = gelu(fc(features) + action(z_t))               what the cell shows, and the action
+    k_x,k_y = softmax(shifts(h)) per cell                    a distribution over shifts -r..r, per axis
+    moved   = shift_y(shift_x(p; k_x); k_y)                  the distributions blended between cell centres
+    change  = gate(h) * to_tokens(moved - p)                 zero while the gate is zero (its start)
+
+The decoder's own features do not say where a cell's content moves (a linear probe of them at a moving
+object's cell scores R^2 ~0 for its dx), while the latent action carries the motion: so the warp reads
+both.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import einsum, rearrange
+from torch import nn
+
+CENTRE_LOGIT = 4.0  # the shift distributions start peaked at "stay" (0.85 of the mass for r = 5)
+LOGIT_SCALE = 10.0  # logits = LOGIT_SCALE * linear(features): the shifts learn at 10x the model's rate
+
+
+def shift_along(pixels: torch.Tensor, weights: torch.Tensor, dim: int) -> torch.Tensor:
+    """Per-pixel mixture of the image shifted by -r..r pixels along `dim` (-1: x, -2: y), borders
+    replicated. pixels: `n c H W`, weights: `n k H W` with k = 2r + 1; candidate i reads p(x + i - r)."""
+    k = weights.shape[1]
+    r = k // 2
+    pad = (r, r, 0, 0) if dim == -1 else (0, 0, r, r)
+    padded = F.pad(pixels, pad, mode="replicate")
+    size = pixels.shape[dim]
+    candidates = torch.stack([padded.narrow(dim, i, size) for i in range(k)], dim=1)
+    return einsum(candidates, weights, "n k c h w, n k h w -> n c h w")
+
+
+class PixelWarp(nn.Module):
+    def __init__(self, dim: int, action_dim: int, radius: int, patch: int, channels: int, mult: float = 2.0):
+        super().__init__()
+        self.radius, self.patch = radius, patch
+        values = patch * patch * channels
+        self.register_buffer("to_pixels", torch.zeros(values, dim))
+        self.register_buffer("to_tokens", torch.zeros(dim, values))
+        hidden = int(mult * dim)
+        self.norm = nn.LayerNorm(dim)
+        self.fc = nn.Linear(dim, hidden)
+        self.action = nn.Linear(action_dim, hidden)
+        self.shifts = nn.Linear(hidden, 2 * (2 * radius + 1))
+        self.gate = nn.Linear(hidden, 1)
+        nn.init.zeros_(self.shifts.weight)
+        with torch.no_grad():
+            self.shifts.bias.zero_()
+            self.shifts.bias[[radius, 3 * radius + 1]] = CENTRE_LOGIT / LOGIT_SCALE
+        nn.init.zeros_(self.gate.weight)
+        nn.init.zeros_(self.gate.bias)
+
+    @torch.no_grad()
+    def init_from_codec(self, codec) -> None:
+        """The pixel view of a light codec (`dila.codecs.light`): its linear decoder and encoder maps
+        between standardised tokens and patch pixels (in the codec's `(p q c)` order)."""
+        if not hasattr(codec, "decoder_linear"):
+            raise ValueError(f"the pixel warp needs a light codec's linear maps; got a {type(codec).__name__}")
+        if codec.config.patch_size != self.patch:
+            raise ValueError(f"the pixel warp needs {self.patch}-pixel patches; this codec has {codec.config.patch_size}-pixel ones")
+        std = codec.latent_std.flatten()
+        self.to_pixels.copy_(codec.decoder_linear.weight[:, :, 0, 0] * std)
+        self.to_tokens.copy_(codec.encoder_linear.weight[:, :, 0, 0] / std[:, None])
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.to_pixels.any())
+
+    def hidden(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """features `b t h w d`, actions `b t a` -> `b t h w hidden`."""
+        return F.gelu(self.fc(self.norm(features)) + rearrange(self.action(actions), "b t c -> b t 1 1 c"))
+
+    def distributions(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-pixel shift distributions along x and y, `(b t) k H W` each."""
+        logits = rearrange(LOGIT_SCALE * self.shifts(hidden), "b t h w k -> (b t) k h w")
+        k_x, k_y = logits.chunk(2, dim=1)
+        size = (hidden.shape[2] * self.patch, hidden.shape[3] * self.patch)
+        return tuple(F.interpolate(k.softmax(dim=1), size=size, mode="bilinear", align_corners=False) for k in (k_x, k_y))
+
+    def forward(self, features: torch.Tensor, last_frame: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """features, last_frame: `b t h w d`, actions: `b t a` -> the change of tokens `b t h w d`."""
+        b = features.shape[0]
+        hidden = self.hidden(features, actions)
+        unpatch = "b t h w (p q c) -> (b t) c (h p) (w q)"
+        pixels = rearrange(last_frame @ self.to_pixels.T, unpatch, p=self.patch, q=self.patch)
+        k_x, k_y = self.distributions(hidden)
+        moved = shift_along(shift_along(pixels, k_x, -1), k_y, -2)
+        change = rearrange(moved - pixels, "(b t) c (h p) (w q) -> b t h w (p q c)", b=b, p=self.patch, q=self.patch)
+        return self.gate(hidden) * (change @ self.to_tokens.T)

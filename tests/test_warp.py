@@ -1,0 +1,128 @@
+"""The pixel warp design option (`decoder_warp`): it moves pixels by whole pixels, starts as no change,
+learns a shift from the loss, and takes its pixel view from a light codec."""
+from dataclasses import replace
+
+import pytest
+import torch
+from einops import rearrange
+
+from dila import DiLAWorldModel
+from dila.codecs.light import LightCodec, LightCodecConfig
+from dila.modules.warp import PixelWarp, shift_along
+from dila.train import initial_weights
+
+PATCH, CHANNELS, ACTION_DIM = 4, 3, 2
+
+
+def one_hot(k: int, index: int, shape) -> torch.Tensor:
+    weights = torch.zeros(shape[0], k, *shape[2:])
+    weights[:, index] = 1
+    return weights
+
+
+def test_a_one_hot_shift_moves_the_image_by_whole_pixels_and_replicates_the_border():
+    image = torch.rand(2, 3, 8, 8)
+    r = 3
+    right_by_two = shift_along(image, one_hot(2 * r + 1, r - 2, image.shape), -1)
+    assert torch.equal(right_by_two[..., 2:], image[..., :-2])
+    assert torch.equal(right_by_two[..., :2], image[..., :1].expand(-1, -1, -1, 2))
+    up_by_one = shift_along(image, one_hot(2 * r + 1, r + 1, image.shape), -2)
+    assert torch.equal(up_by_one[..., :-1, :], image[..., 1:, :])
+    assert torch.equal(shift_along(image, one_hot(2 * r + 1, r, image.shape), -1), image)
+
+
+def identity_warp(radius: int = 3) -> PixelWarp:
+    """A warp whose tokens are the patch pixels themselves."""
+    dim = PATCH * PATCH * CHANNELS
+    warp = PixelWarp(dim, ACTION_DIM, radius, PATCH, CHANNELS)
+    warp.to_pixels.copy_(torch.eye(dim))
+    warp.to_tokens.copy_(torch.eye(dim))
+    return warp
+
+
+def as_tokens(image: torch.Tensor) -> torch.Tensor:
+    return rearrange(image, "b c (h p) (w q) -> b 1 h w (p q c)", p=PATCH, q=PATCH)
+
+
+@torch.no_grad()
+def test_the_change_is_zero_at_the_start_and_a_whole_pixel_move_once_chosen():
+    warp = identity_warp()
+    image = torch.rand(1, CHANNELS, 16, 16)
+    features, actions = torch.randn(1, 1, 4, 4, warp.to_pixels.shape[1]), torch.randn(1, 1, ACTION_DIM)
+    assert warp(features, as_tokens(image), actions).abs().max() == 0
+    r = warp.radius
+    warp.gate.bias.fill_(1.0)
+    warp.shifts.bias.fill_(-1e3)
+    warp.shifts.bias[[r - 2, 2 * r + 1 + r]] = 0.0  # x: read p(x - 2), content moves right by 2; y: stay
+    moved = as_tokens(image) + warp(features, as_tokens(image), actions)
+    expected = torch.cat((image[..., :1].expand(-1, -1, -1, 2), image[..., :-2]), dim=-1)
+    torch.testing.assert_close(moved, as_tokens(expected))
+
+
+def test_the_loss_teaches_the_warp_to_move_as_the_action_says():
+    """Two images, one moved 2 px right and one 2 px left, told apart by their actions alone (the same
+    features): the warp learns each move from the loss."""
+    torch.manual_seed(0)
+    warp = identity_warp()
+    images = torch.nn.functional.avg_pool2d(torch.rand(2, CHANNELS, 36, 36), 3, 1)[..., :32, :32]
+    targets = torch.stack((torch.roll(images[0], 2, dims=-1), torch.roll(images[1], -2, dims=-1)))
+    features = torch.randn(1, 1, 8, 8, warp.to_pixels.shape[1]).expand(2, -1, -1, -1, -1)
+    actions = torch.tensor([[[1.0, 0.0]], [[-1.0, 0.0]]])
+    optimizer = torch.optim.Adam(warp.parameters(), lr=0.01)
+    for _ in range(150):
+        error = as_tokens(images) + warp(features, as_tokens(images), actions) - as_tokens(targets)
+        loss = error[..., 1:-1, :].pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        k_x, k_y = warp.distributions(warp.hidden(features, actions))
+    mean_shift_x = (k_x * torch.arange(-warp.radius, warp.radius + 1).view(1, -1, 1, 1)).sum(dim=1)
+    assert loss.item() < 0.1 * (images - targets).pow(2).mean().item()
+    assert mean_shift_x[0, 8:-8, 8:-8].median().item() == pytest.approx(-2.0, abs=0.3)
+    assert mean_shift_x[1, 8:-8, 8:-8].median().item() == pytest.approx(2.0, abs=0.3)
+    assert k_y.argmax(dim=1).eq(warp.radius).float().mean() > 0.9
+
+
+@torch.no_grad()
+def test_the_pixel_view_is_the_light_codecs_linear_maps():
+    torch.manual_seed(0)
+    codec = LightCodec(LightCodecConfig(image_size=16, grid_size=4, latent_dim=40, width=16, groups=4)).eval()
+    codec.latent_std.uniform_(0.5, 2.0)
+    codec.latent_mean.normal_()
+    warp = PixelWarp(40, ACTION_DIM, 2, PATCH, CHANNELS)
+    assert not warp.ready
+    warp.init_from_codec(codec)
+    assert warp.ready
+    z1, z2 = torch.randn(2, 1, 40, 4, 4)
+    linear_decode = lambda z: codec.decoder_linear(z * codec.latent_std + codec.latent_mean)
+    pixels = lambda z: rearrange(z, "1 d h w -> 1 h w d") @ warp.to_pixels.T
+    torch.testing.assert_close(pixels(z1) - pixels(z2), rearrange(linear_decode(z1) - linear_decode(z2), "1 v h w -> 1 h w v"))
+    p1, p2 = torch.rand(2, 1, PATCH * PATCH * CHANNELS, 4, 4)
+    linear_encode = lambda p: codec.encoder_linear(p) / codec.latent_std
+    tokens = lambda p: rearrange(p, "1 v h w -> 1 h w v") @ warp.to_tokens.T
+    torch.testing.assert_close(tokens(p1) - tokens(p2), rearrange(linear_encode(p1) - linear_encode(p2), "1 d h w -> 1 h w d"))
+    with pytest.raises(ValueError, match="needs 8-pixel patches; this codec has 4-pixel ones"):
+        PixelWarp(40, ACTION_DIM, 2, 8, CHANNELS).init_from_codec(codec)
+
+
+def test_the_option_needs_a_residual_decoder_and_starts_a_trained_model_unchanged(tiny_config):
+    with pytest.raises(ValueError, match="decoder_warp"):
+        replace(tiny_config, decoder_warp=2)
+    with pytest.raises(ValueError, match="decoder_warp"):
+        replace(tiny_config, residual_decoder=True, decoder_warp=-1)
+    torch.manual_seed(0)
+    base = replace(tiny_config, residual_decoder=True, dropout=0.0)
+    source = DiLAWorldModel(base).eval()
+    source.fusion_decoder.head.fc2.weight.data.normal_()
+    warped = initial_weights(source, replace(base, decoder_warp=2, warp_patch=2, warp_channels=4)).eval()
+    assert all(torch.equal(v, warped.state_dict()[k]) for k, v in source.state_dict().items())
+    assert {k for k in warped.state_dict()} - set(source.state_dict()) == {
+        f"fusion_decoder.warp.{n}.{p}" for n in ("norm", "fc", "action", "shifts", "gate") for p in ("weight", "bias")
+    } | {"fusion_decoder.warp.to_pixels", "fusion_decoder.warp.to_tokens"}
+    d = tiny_config.embed_dim
+    warped.fusion_decoder.warp.to_pixels.copy_(torch.randn(2 * 2 * 4, d))
+    warped.fusion_decoder.warp.to_tokens.copy_(torch.randn(d, 2 * 2 * 4))
+    x = torch.randn(1, 3, d, 4, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(warped.one_step(x), source.one_step(x))
