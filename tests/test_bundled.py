@@ -17,13 +17,14 @@ from dila.pipeline import Pipeline
 from dila.train import small_config
 
 PROBE_MARGIN = 0.2
+SHIPPED_DESIGN = replace(small_config(64), inverse_norm="frame", decoder_warp=5, warp_patch=8, warp_channels=3)
 
 
 def test_loads_quickly_and_runs():
     start = time.perf_counter()
     pipeline = Pipeline.from_pretrained()
     assert time.perf_counter() - start < 2.0
-    assert pipeline.model.config == small_config(64)
+    assert pipeline.model.config == SHIPPED_DESIGN and pipeline.model.fusion_decoder.warp.ready
     assert isinstance(pipeline.codec, LightCodec) and pipeline.image_size == 64
     clip = np.random.default_rng(0).integers(0, 256, size=(3, 64, 64, 3), dtype=np.uint8)
     actions = pipeline.encode_clip(clip).actions
@@ -31,12 +32,15 @@ def test_loads_quickly_and_runs():
     assert pipeline.rollout(clip[:1], actions).shape == (2, 64, 64, 3)
 
 
-def test_the_recipe_starts_from_the_same_design_with_a_one_way_inverse_model():
-    """README's recipe trains stage 1 with `configs/bundled-stage1.json`, then moves its weights into the
-    shipped design (`--init ... --model-config checkpoints/config.json`)."""
-    stage1 = DiLAConfig.load(Path(__file__).parents[1] / "configs" / "bundled-stage1.json")
-    assert stage1 == replace(small_config(64), inverse_antisymmetric=False)
-    assert DiLAConfig.load(BUNDLED / "config.json") == small_config(64)
+def test_the_recipe_moves_one_design_through_its_stages():
+    """README's recipe: stage 1 in `configs/bundled-stage1.json` (a one-way inverse model), stages 2-3 in
+    `small_config(64)`, stage 4 in `configs/bundled-frame.json` (per-frame norm), stages 5-6 in
+    `configs/bundled-warp.json`, the shipped design."""
+    configs = Path(__file__).parents[1] / "configs"
+    assert DiLAConfig.load(configs / "bundled-stage1.json") == replace(small_config(64), inverse_antisymmetric=False)
+    assert DiLAConfig.load(configs / "bundled-frame.json") == replace(small_config(64), inverse_norm="frame")
+    assert DiLAConfig.load(configs / "bundled-warp.json") == SHIPPED_DESIGN
+    assert DiLAConfig.load(BUNDLED / "config.json") == SHIPPED_DESIGN
 
 
 def test_files_are_small():
@@ -76,3 +80,14 @@ def test_latent_actions_carry_the_motion_its_evaluation_reports(one_thread):
         structure = pipeline.model.latent_actions(tokenize_clips(pipeline, np.stack([c.frames for c in clips[1]])))[1]
         reversal = float(reversal_cosines(pipeline.model, structure).mean())
     assert reversal < -0.99 and abs(reversal - reported["reversal_cosine"]) < 0.01
+
+
+def test_an_action_does_not_depend_on_the_clip_around_it(one_thread):
+    """The shipped inverse model normalises each transition alone (`inverse_norm="frame"`): the first
+    action of a clip is the same whether the clip has 2 frames or 6."""
+    pipeline = Pipeline.from_pretrained()
+    data = ProceduralVideoDataset("heldout", num_clips=4, frames=6, seed=0)
+    for i in range(len(data)):
+        frames = data.clip(i).frames
+        whole, pair = (pipeline.encode_clip(f).actions[0] for f in (frames, frames[:2]))
+        np.testing.assert_allclose(whole, pair, atol=1e-5)

@@ -19,6 +19,21 @@ def vm_peak_mb(pid: int, field: str = "VmHWM") -> float:
     raise RuntimeError(field)
 
 
+def reopen(page, url: str, tries: int = 3) -> None:
+    """Open the app again in the same tab. After a restart the page may be navigating by itself (its
+    reconnect), which aborts a navigation of ours (net::ERR_ABORTED): then try again."""
+    from playwright.sync_api import Error
+
+    for attempt in range(tries):
+        try:
+            page.goto(url)
+            return
+        except Error as error:
+            if "ERR_ABORTED" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.5)
+
+
 def saved_states(root):
     return sorted(root.glob("*/state/state.json"))
 
@@ -40,7 +55,7 @@ def test_a_restarted_app_gives_the_same_browser_its_library_back(app, browser):
     content["clips"][0]["name"] = "kept-across-restarts"
     saved.write_text(json.dumps(content))
     app.restart()
-    page.reload()
+    reopen(page, app.url)
     page.get_by_text("kept-across-restarts").first.wait_for()
     other = browser.new_context().new_page()
     other.set_default_timeout(BROWSER_WAIT_MS)
