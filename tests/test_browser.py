@@ -507,13 +507,7 @@ def test_the_hover_tip_never_names_a_point_the_pointer_left(page, server):
     gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + np.eye(len(centres)) * 1e9
     x, y = centres[int(gaps.min(axis=1).argmax())]  # the most isolated point: nothing else within reach
     tip = page.locator("#dila-map-tip")
-    for _ in range(20):
-        page.mouse.move(x - 30, y - 30)
-        page.mouse.move(x, y, steps=4)
-        if tip.is_visible():
-            break
-        time.sleep(0.5)
-    expect(tip).to_be_visible()
+    move_onto(page, tip, lambda: (x, y))
     page.mouse.move(x + 15, y)  # one fast move off the point, still within plotly's hover distance
     expect(tip).to_be_hidden()
     assert page.errors == [] and page.foreign == []
