@@ -35,8 +35,9 @@ class DiLAConfig:
       `residual_decoder`).
     - `decoder_warp`: 0 (published) or a radius r in pixels: the fusion decoder also moves the last
       frame's pixels, by a distribution over shifts of -r..r pixels per axis predicted for every cell
-      from what the cell shows and the latent action (`dila.modules.warp`), seen through the model's pixel view of a token (`warp_patch` x `warp_patch`
-      x `warp_channels` values, set from a linear codec when training starts); needs `residual_decoder`.
+      from what the cell shows and the latent action (`dila.modules.warp`), seen through the model's
+      pixel view of a token (`warp_patch` x `warp_patch` x `warp_channels` values, set from a linear
+      codec when training starts); needs `residual_decoder`.
     """
 
     embed_dim: int = 768

@@ -36,7 +36,7 @@ def token_errors(model: DiLAWorldModel, tokens: torch.Tensor, mean_action: torch
     actions = model.infer_actions(g)
 
     def error(structure: torch.Tensor, actions: torch.Tensor) -> float:
-        rendered = from_grid(model.render(structure, grid[:, :1], enc.memory[:, :-1], grid[:, :-1], actions))
+        rendered = from_grid(model.render_next(structure, grid, enc.memory, actions))
         return float((rendered - target).pow(2).mean())
 
     change, delta = g[:, 1:] - g[:, :-1], model.forward_model(g[:, :-1], actions)
@@ -82,7 +82,7 @@ def motion_followed(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0
         moves.append([locate_object(f, background) for f in (first, second)])
     shares = {}
     for name, structure in rendered.items():
-        frames = detokenize_clips(pipeline, from_grid(model.render(structure, grid[:, :1], enc.memory[:, :1], grid[:, :1], actions)))
+        frames = detokenize_clips(pipeline, from_grid(model.render_next(structure, grid, enc.memory, actions)))
         shares[name] = [followed_share(*move, locate_object(frame, background))
                         for move, frame, background in zip(moves, frames[:, 0], backgrounds)]
     return {**{name: float(np.nanmedian(values)) for name, values in shares.items()}, "clips": len(clips)}

@@ -67,7 +67,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     delta = model.forward_model(structure[:, :-1], actions)
     if phase == 1:
         predicted = structure[:, :-1] + delta
-        tokens = from_grid(model.render(predicted, grid[:, :1], enc.memory[:, :-1], grid[:, :-1], actions))
+        tokens = from_grid(model.render_next(predicted, grid, enc.memory, actions))
     elif phase == 2:
         tokens, predicted = model.rollout(x[:, :1], actions)
     else:
@@ -81,7 +81,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.symmetry:
         terms["symmetry"] = symmetry_loss(model, structure)
     if weights.oracle:
-        oracle = model.render(structure[:, 1:], grid[:, :1], enc.memory[:, :-1], grid[:, :-1], actions)
+        oracle = model.render_next(structure[:, 1:], grid, enc.memory, actions)
         terms["oracle"] = F.mse_loss(from_grid(oracle), x[:, 1:])
     if weights.detached_dynamics:
         terms["detached_dynamics"] = detached_dynamics_loss(model, structure)

@@ -128,7 +128,7 @@ def build_model(args: TrainArgs, out: Path, codec, dataset, device) -> DiLAWorld
         model = DiLAWorldModel(config or small_config(codec.latent_dim))
         sample = torch.stack([dataset[i]["frames"] for i in range(min(len(dataset), 32))])
         init_output_norm(model, encode_clips(codec, sample.to(device)))
-    warp = getattr(model.fusion_decoder, "warp", None)
+    warp = model.fusion_decoder.warp
     if warp is not None and not warp.ready:
         warp.init_from_codec(codec)
     return model.train()

@@ -112,6 +112,13 @@ class DiLAWorldModel(nn.Module):
         (`b t a`) by warping decoders only: the actions that lead from `last_frame` to `structure`."""
         return self.fusion_decoder(self.structure_lift(structure), first_frame, memory, last_frame, actions)
 
+    def render_next(self, structure: torch.Tensor, grid: torch.Tensor, memory: torch.Tensor,
+                    actions: torch.Tensor) -> torch.Tensor:
+        """The frame after each of a clip's frames 0..t-2, teacher-forced: `structure` and `actions`
+        (`b (t-1) *`) rendered onto those frames of `grid` (`b t h w d`) with the clip's first frame and
+        the memory after each frame: `b (t-1) h w d`."""
+        return self.render(structure, grid[:, :1], memory[:, :-1], grid[:, :-1], actions)
+
     # interactive rollout
     def start(self, x_context: torch.Tensor) -> WorldState:
         """Encode context tokens `b t d h w`; the rollout continues from their last frame."""
@@ -145,7 +152,7 @@ class DiLAWorldModel(nn.Module):
         enc = self.encode_grid(grid)
         actions = self.infer_actions(enc.structure)
         predicted = self.advance(enc.structure[:, :-1], actions)
-        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1], grid[:, :-1], actions))
+        return from_grid(self.render_next(predicted, grid, enc.memory, actions))
 
     def predict(self, x_context: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Roll out `actions` (`b n a`) after the context: tokens `b n d h w`, structure `b n h w s`."""
@@ -167,7 +174,7 @@ class DiLAWorldModel(nn.Module):
         grid = to_grid(x_target)
         enc = self.encode_grid(grid)
         predicted = self.advance(enc.structure[:, :-1], actions)
-        return from_grid(self.render(predicted, grid[:, :1], enc.memory[:, :-1], grid[:, :-1], actions))
+        return from_grid(self.render_next(predicted, grid, enc.memory, actions))
 
     def robot_to_latent(self, actions: torch.Tensor) -> torch.Tensor:
         if self.action_adapter is None:

@@ -71,6 +71,7 @@ class FusionDecoder(nn.Module):
             self.warp = PixelWarp(d, cfg.action_dim, cfg.decoder_warp, cfg.warp_patch, cfg.warp_channels) if cfg.decoder_warp else None
         else:
             self.norm_out = nn.LayerNorm(d)
+            self.warp = None
 
     def forward(self, x: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
                 last_frame: torch.Tensor | None = None, actions: torch.Tensor | None = None) -> torch.Tensor:
