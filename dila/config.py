@@ -38,6 +38,9 @@ class DiLAConfig:
       from what the cell shows and the latent action (`dila.modules.warp`), seen through the model's
       pixel view of a token (`warp_patch` x `warp_patch` x `warp_channels` values, set from a linear
       codec when training starts); needs `residual_decoder`.
+    - `warp_mode`: how the warp moves pixels, "blend" (each pixel a mixture of the shifted images,
+      added through a gate) or "flow" (each pixel read from one place: the mixture's mean shift, taken
+      by each pixel as far as a per-pixel share of its cell's move says).
     """
 
     embed_dim: int = 768
@@ -81,6 +84,7 @@ class DiLAConfig:
     decoder_warp: int = 0
     warp_patch: int = 8
     warp_channels: int = 3
+    warp_mode: str = "blend"
 
     ff_mult: float = 4.0
     dropout: float = 0.1
@@ -105,6 +109,7 @@ class DiLAConfig:
             "inverse_norm": ("clip", "frame"),
             "time_padding": ("zeros", "replicate"),
             "decoder_frame": ("first", "last"),
+            "warp_mode": ("blend", "flow"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

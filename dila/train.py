@@ -134,12 +134,12 @@ def build_model(args: TrainArgs, out: Path, codec, dataset, device) -> DiLAWorld
     return model.train()
 
 
-NEW_OPTION_PREFIXES = ("fusion_decoder.warp.",)  # parameters a design option adds, started at their initialisation
+OPTION_PREFIXES = ("fusion_decoder.warp.",)  # parameters a design option adds (started at their initialisation) or drops
 
 
 def initial_weights(model: DiLAWorldModel, config: DiLAConfig | None) -> DiLAWorldModel:
     """`model` itself, or its weights in a model of `config`: design options that add no parameters,
-    or that add the parameters of `NEW_OPTION_PREFIXES` (which keep their initialisation)."""
+    or that add or drop the parameters of `OPTION_PREFIXES` (added ones keep their initialisation)."""
     if config is None or config == model.config:
         return model
     moved = DiLAWorldModel(config)
@@ -147,7 +147,7 @@ def initial_weights(model: DiLAWorldModel, config: DiLAConfig | None) -> DiLAWor
         missing, unexpected = moved.load_state_dict(model.state_dict(), strict=False)
     except RuntimeError as error:  # a shape that differs
         raise ValueError(f"--init weights do not fit --model-config: {error}") from None
-    unfitting = [k for k in missing if not k.startswith(NEW_OPTION_PREFIXES)] + unexpected
+    unfitting = [k for k in missing + unexpected if not k.startswith(OPTION_PREFIXES)]
     if unfitting:
         raise ValueError(f"--init weights do not fit --model-config: {', '.join(unfitting[:6])}")
     return moved

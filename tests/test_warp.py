@@ -8,7 +8,7 @@ from einops import rearrange
 
 from dila import DiLAWorldModel
 from dila.codecs.light import LightCodec, LightCodecConfig
-from dila.modules.warp import PixelWarp, shift_along
+from dila.modules.warp import PixelWarp, follow, shift_along
 from dila.train import initial_weights
 
 PATCH, CHANNELS, ACTION_DIM = 4, 3, 2
@@ -31,10 +31,22 @@ def test_a_one_hot_shift_moves_the_image_by_whole_pixels_and_replicates_the_bord
     assert torch.equal(shift_along(image, one_hot(2 * r + 1, r, image.shape), -1), image)
 
 
-def identity_warp(radius: int = 3) -> PixelWarp:
+def test_a_flow_reads_each_pixel_from_one_place_whole_or_between_pixels():
+    image = torch.rand(2, 3, 8, 8)
+    zero = torch.zeros(2, 8, 8)
+    torch.testing.assert_close(follow(image, zero, zero), image)
+    right_by_two = follow(image, zero - 2, zero)
+    torch.testing.assert_close(right_by_two[..., 2:], image[..., :-2])
+    torch.testing.assert_close(right_by_two[..., :2], image[..., :1].expand(-1, -1, -1, 2))
+    torch.testing.assert_close(follow(image, zero, zero + 1)[..., :-1, :], image[..., 1:, :])
+    half = follow(image, zero + 0.5, zero)
+    torch.testing.assert_close(half[..., :-1], (image[..., :-1] + image[..., 1:]) / 2)
+
+
+def identity_warp(radius: int = 3, mode: str = "blend") -> PixelWarp:
     """A warp whose tokens are the patch pixels themselves."""
     dim = PATCH * PATCH * CHANNELS
-    warp = PixelWarp(dim, ACTION_DIM, radius, PATCH, CHANNELS)
+    warp = PixelWarp(dim, ACTION_DIM, radius, PATCH, CHANNELS, mode)
     warp.to_pixels.copy_(torch.eye(dim))
     warp.to_tokens.copy_(torch.eye(dim))
     return warp
@@ -44,14 +56,18 @@ def as_tokens(image: torch.Tensor) -> torch.Tensor:
     return rearrange(image, "b c (h p) (w q) -> b 1 h w (p q c)", p=PATCH, q=PATCH)
 
 
+@pytest.mark.parametrize("mode", ["blend", "flow"])
 @torch.no_grad()
-def test_the_change_is_zero_at_the_start_and_a_whole_pixel_move_once_chosen():
-    warp = identity_warp()
+def test_the_change_is_zero_at_the_start_and_a_whole_pixel_move_once_chosen(mode):
+    warp = identity_warp(mode=mode)
     image = torch.rand(1, CHANNELS, 16, 16)
     features, actions = torch.randn(1, 1, 4, 4, warp.to_pixels.shape[1]), torch.randn(1, 1, ACTION_DIM)
-    assert warp(features, as_tokens(image), actions).abs().max() == 0
+    assert warp(features, as_tokens(image), actions).abs().max() < 1e-5
     r = warp.radius
-    warp.gate.bias.fill_(1.0)
+    if mode == "blend":
+        warp.gate.bias.fill_(1.0)
+    else:
+        warp.mask.bias.fill_(30.0)  # every pixel takes its cell's whole move
     warp.shifts.bias.fill_(-1e3)
     warp.shifts.bias[[r - 2, 2 * r + 1 + r]] = 0.0  # x: read p(x - 2), content moves right by 2; y: stay
     moved = as_tokens(image) + warp(features, as_tokens(image), actions)
@@ -59,11 +75,12 @@ def test_the_change_is_zero_at_the_start_and_a_whole_pixel_move_once_chosen():
     torch.testing.assert_close(moved, as_tokens(expected))
 
 
-def test_the_loss_teaches_the_warp_to_move_as_the_action_says():
+@pytest.mark.parametrize("mode", ["blend", "flow"])
+def test_the_loss_teaches_the_warp_to_move_as_the_action_says(mode):
     """Two images, one moved 2 px right and one 2 px left, told apart by their actions alone (the same
     features): the warp learns each move from the loss."""
     torch.manual_seed(0)
-    warp = identity_warp()
+    warp = identity_warp(mode=mode)
     images = torch.nn.functional.avg_pool2d(torch.rand(2, CHANNELS, 36, 36), 3, 1)[..., :32, :32]
     targets = torch.stack((torch.roll(images[0], 2, dims=-1), torch.roll(images[1], -2, dims=-1)))
     features = torch.randn(1, 1, 8, 8, warp.to_pixels.shape[1]).expand(2, -1, -1, -1, -1)
@@ -81,7 +98,8 @@ def test_the_loss_teaches_the_warp_to_move_as_the_action_says():
     assert loss.item() < 0.1 * (images - targets).pow(2).mean().item()
     assert mean_shift_x[0, 8:-8, 8:-8].median().item() == pytest.approx(-2.0, abs=0.3)
     assert mean_shift_x[1, 8:-8, 8:-8].median().item() == pytest.approx(2.0, abs=0.3)
-    assert k_y.argmax(dim=1).eq(warp.radius).float().mean() > 0.9
+    mean_shift_y = (k_y * torch.arange(-warp.radius, warp.radius + 1).view(1, -1, 1, 1)).sum(dim=1)
+    assert mean_shift_y[:, 8:-8, 8:-8].abs().median().item() < 0.3
 
 
 @torch.no_grad()
@@ -111,6 +129,8 @@ def test_the_option_needs_a_residual_decoder_and_starts_a_trained_model_unchange
         replace(tiny_config, decoder_warp=2)
     with pytest.raises(ValueError, match="decoder_warp"):
         replace(tiny_config, residual_decoder=True, decoder_warp=-1)
+    with pytest.raises(ValueError, match="warp_mode"):
+        replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_mode="smear")
     torch.manual_seed(0)
     base = replace(tiny_config, residual_decoder=True, dropout=0.0)
     source = DiLAWorldModel(base).eval()
@@ -126,3 +146,32 @@ def test_the_option_needs_a_residual_decoder_and_starts_a_trained_model_unchange
     x = torch.randn(1, 3, d, 4, 4)
     with torch.no_grad():
         torch.testing.assert_close(warped.one_step(x), source.one_step(x))
+
+
+def test_a_blending_warp_moves_into_a_flowing_one_without_its_gate(tiny_config):
+    base = replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=2, warp_channels=4, dropout=0.0)
+    source = DiLAWorldModel(base)
+    source.fusion_decoder.warp.shifts.weight.data.normal_()
+    flowing = initial_weights(source, replace(base, warp_mode="flow"))
+    assert set(source.state_dict()) - set(flowing.state_dict()) == {"fusion_decoder.warp.gate.weight", "fusion_decoder.warp.gate.bias"}
+    assert set(flowing.state_dict()) - set(source.state_dict()) == {"fusion_decoder.warp.mask.weight", "fusion_decoder.warp.mask.bias"}
+    assert torch.equal(flowing.fusion_decoder.warp.shifts.weight, source.fusion_decoder.warp.shifts.weight)
+
+
+@torch.no_grad()
+def test_a_flow_moves_only_the_pixels_whose_share_is_on():
+    """A cell's move taken by the pixels of its mask: an object's pixels move, the rest of its cell stays."""
+    warp = identity_warp(mode="flow")
+    image = torch.rand(1, CHANNELS, 16, 16)
+    features, actions = torch.zeros(1, 1, 4, 4, warp.to_pixels.shape[1]), torch.zeros(1, 1, ACTION_DIM)
+    r = warp.radius
+    warp.shifts.bias.fill_(-1e3)
+    warp.shifts.bias[[r - 1, 2 * r + 1 + r]] = 0.0  # read p(x - 1): content moves right by 1
+    on = torch.zeros(PATCH, PATCH)
+    on[:, PATCH // 2:] = 1  # the right half of every cell
+    warp.mask.bias.copy_(60 * on.flatten() - 30)
+    moved = rearrange(as_tokens(image) + warp(features, as_tokens(image), actions), "1 1 h w (p q c) -> 1 c (h p) (w q)", p=PATCH, q=PATCH)
+    right = on.repeat(4, 4).bool()
+    shifted = torch.cat((image[..., :1], image[..., :-1]), dim=-1)
+    torch.testing.assert_close(moved[..., right], shifted[..., right])
+    torch.testing.assert_close(moved[..., ~right], image[..., ~right])

@@ -11,6 +11,15 @@ codec by `init_from_codec`) and moves pixels by whole pixels:
     moved   = shift_y(shift_x(p; k_x); k_y)                  the distributions blended between cell centres
     change  = gate(h) * to_tokens(moved - p)                 zero while the gate is zero (its start)
 
+or, with mode "flow", every pixel is read from where the distributions' expected shift says it came,
+as far as its own share of its cell's move (so that an object moves and the background in its cell
+stays):
+
+    s_x,s_y = sum_i k_i * (i - r) per axis                   a shift of -r..r px, zero at the start
+    m       = sigmoid(mask(h)) per pixel of the cell         the share of the move, 0.98 at the start
+    moved   = bilinear p(x + m s_x, y + m s_y)               one source per pixel: a move, never a blend
+    change  = to_tokens(moved - p)
+
 The decoder's own features do not say where a cell's content moves (a linear probe of them at a moving
 object's cell scores R^2 ~0 for its dx), while the latent action carries the motion: so the warp reads
 both.
@@ -22,6 +31,8 @@ import torch.nn.functional as F
 from einops import einsum, rearrange
 from torch import nn
 
+MODES = ("blend", "flow")
+MASK_LOGIT = 4.0  # every pixel starts taking its cell's whole move (sigmoid 0.98)
 CENTRE_LOGIT = 4.0  # the shift distributions start peaked at "stay" (0.85 of the mass for r = 5)
 LOGIT_SCALE = 10.0  # logits = LOGIT_SCALE * linear(features): the shifts learn at 10x the model's rate
 
@@ -38,10 +49,23 @@ def shift_along(pixels: torch.Tensor, weights: torch.Tensor, dim: int) -> torch.
     return einsum(candidates, weights, "n k c h w, n k h w -> n c h w")
 
 
+def follow(pixels: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor) -> torch.Tensor:
+    """Every pixel read bilinearly from (x + shift_x, y + shift_y), borders replicated.
+    pixels: `n c H W`, shifts in pixels: `n H W`."""
+    n, _, height, width = pixels.shape
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=pixels.dtype, device=pixels.device),
+                            torch.arange(width, dtype=pixels.dtype, device=pixels.device), indexing="ij")
+    grid = torch.stack(((2 * (xs + shift_x) + 1) / width - 1, (2 * (ys + shift_y) + 1) / height - 1), dim=-1)
+    return F.grid_sample(pixels, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 class PixelWarp(nn.Module):
-    def __init__(self, dim: int, action_dim: int, radius: int, patch: int, channels: int, mult: float = 2.0):
+    def __init__(self, dim: int, action_dim: int, radius: int, patch: int, channels: int, mode: str = "blend",
+                 mult: float = 2.0):
         super().__init__()
-        self.radius, self.patch = radius, patch
+        if mode not in MODES:
+            raise ValueError(f"the warp mode must be one of {MODES}, got {mode!r}")
+        self.radius, self.patch, self.mode = radius, patch, mode
         values = patch * patch * channels
         self.register_buffer("to_pixels", torch.zeros(values, dim))
         self.register_buffer("to_tokens", torch.zeros(dim, values))
@@ -50,13 +74,16 @@ class PixelWarp(nn.Module):
         self.fc = nn.Linear(dim, hidden)
         self.action = nn.Linear(action_dim, hidden)
         self.shifts = nn.Linear(hidden, 2 * (2 * radius + 1))
-        self.gate = nn.Linear(hidden, 1)
         nn.init.zeros_(self.shifts.weight)
         with torch.no_grad():
             self.shifts.bias.zero_()
             self.shifts.bias[[radius, 3 * radius + 1]] = CENTRE_LOGIT / LOGIT_SCALE
-        nn.init.zeros_(self.gate.weight)
-        nn.init.zeros_(self.gate.bias)
+        self.gate = nn.Linear(hidden, 1) if mode == "blend" else None
+        self.mask = nn.Linear(hidden, patch * patch) if mode == "flow" else None
+        for layer, start in ((self.gate, 0.0), (self.mask, MASK_LOGIT)):
+            if layer is not None:
+                nn.init.zeros_(layer.weight)
+                nn.init.constant_(layer.bias, start)
 
     @torch.no_grad()
     def init_from_codec(self, codec) -> None:
@@ -92,6 +119,16 @@ class PixelWarp(nn.Module):
         unpatch = "b t h w (p q c) -> (b t) c (h p) (w q)"
         pixels = rearrange(last_frame @ self.to_pixels.T, unpatch, p=self.patch, q=self.patch)
         k_x, k_y = self.distributions(hidden)
-        moved = shift_along(shift_along(pixels, k_x, -1), k_y, -2)
+        if self.gate is None:
+            share = rearrange(self.mask(hidden).sigmoid(), "b t h w (p q) -> (b t) (h p) (w q)", p=self.patch, q=self.patch)
+            moved = follow(pixels, share * self.expected_shift(k_x), share * self.expected_shift(k_y))
+        else:
+            moved = shift_along(shift_along(pixels, k_x, -1), k_y, -2)
         change = rearrange(moved - pixels, "(b t) c (h p) (w q) -> b t h w (p q c)", b=b, p=self.patch, q=self.patch)
-        return self.gate(hidden) * (change @ self.to_tokens.T)
+        change = change @ self.to_tokens.T
+        return change if self.gate is None else self.gate(hidden) * change
+
+    def expected_shift(self, weights: torch.Tensor) -> torch.Tensor:
+        """`n k H W` distributions over shifts -r..r -> their mean shift in pixels, `n H W`."""
+        offsets = torch.arange(-self.radius, self.radius + 1, dtype=weights.dtype, device=weights.device)
+        return einsum(weights, offsets, "n k h w, k -> n h w")
