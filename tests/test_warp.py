@@ -67,7 +67,7 @@ def test_the_change_is_zero_at_the_start_and_a_whole_pixel_move_once_chosen(mode
     if mode == "blend":
         warp.gate.bias.fill_(1.0)
     else:
-        warp.mask.bias.fill_(30.0)  # every pixel takes its cell's whole move
+        warp.mask.bias.fill_(3.0)  # every pixel takes its cell's whole move
     warp.shifts.bias.fill_(-1e3)
     warp.shifts.bias[[r - 2, 2 * r + 1 + r]] = 0.0  # x: read p(x - 2), content moves right by 2; y: stay
     moved = as_tokens(image) + warp(features, as_tokens(image), actions)
@@ -169,7 +169,7 @@ def test_a_flow_moves_only_the_pixels_whose_share_is_on():
     warp.shifts.bias[[r - 1, 2 * r + 1 + r]] = 0.0  # read p(x - 1): content moves right by 1
     on = torch.zeros(PATCH, PATCH)
     on[:, PATCH // 2:] = 1  # the right half of every cell
-    warp.mask.bias.copy_(60 * on.flatten() - 30)
+    warp.mask.bias.copy_(6 * on.flatten() - 3)
     moved = rearrange(as_tokens(image) + warp(features, as_tokens(image), actions), "1 1 h w (p q c) -> 1 c (h p) (w q)", p=PATCH, q=PATCH)
     right = on.repeat(4, 4).bool()
     shifted = torch.cat((image[..., :1], image[..., :-1]), dim=-1)

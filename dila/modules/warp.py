@@ -34,7 +34,7 @@ from torch import nn
 MODES = ("blend", "flow")
 MASK_LOGIT = 4.0  # every pixel starts taking its cell's whole move (sigmoid 0.98)
 CENTRE_LOGIT = 4.0  # the shift distributions start peaked at "stay" (0.85 of the mass for r = 5)
-LOGIT_SCALE = 10.0  # logits = LOGIT_SCALE * linear(features): the shifts learn at 10x the model's rate
+LOGIT_SCALE = 10.0  # logits = LOGIT_SCALE * linear(features): the shifts and shares learn at 10x the model's rate
 
 
 def shift_along(pixels: torch.Tensor, weights: torch.Tensor, dim: int) -> torch.Tensor:
@@ -83,7 +83,7 @@ class PixelWarp(nn.Module):
         for layer, start in ((self.gate, 0.0), (self.mask, MASK_LOGIT)):
             if layer is not None:
                 nn.init.zeros_(layer.weight)
-                nn.init.constant_(layer.bias, start)
+                nn.init.constant_(layer.bias, start / LOGIT_SCALE)
 
     @torch.no_grad()
     def init_from_codec(self, codec) -> None:
@@ -120,7 +120,7 @@ class PixelWarp(nn.Module):
         pixels = rearrange(last_frame @ self.to_pixels.T, unpatch, p=self.patch, q=self.patch)
         k_x, k_y = self.distributions(hidden)
         if self.gate is None:
-            share = rearrange(self.mask(hidden).sigmoid(), "b t h w (p q) -> (b t) (h p) (w q)", p=self.patch, q=self.patch)
+            share = rearrange((LOGIT_SCALE * self.mask(hidden)).sigmoid(), "b t h w (p q) -> (b t) (h p) (w q)", p=self.patch, q=self.patch)
             moved = follow(pixels, share * self.expected_shift(k_x), share * self.expected_shift(k_y))
         else:
             moved = shift_along(shift_along(pixels, k_x, -1), k_y, -2)
