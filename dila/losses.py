@@ -6,12 +6,15 @@
     action_norm  0.001  mean l2 norm of the latent actions
     symmetry     0.001  (cos(IDM(g_t, g_{t+1}), IDM(g_{t+1}, g_t)) + 1)^2 where the structure moves
 
-Two terms for small models, off in the published objective:
+Three terms for small models, off in the published objective:
     oracle             MSE of tokens rendered from the true next structure g_{t+1}: the decoder must use
                        the structure, and the structure must carry the layout
     detached_dynamics  MSE of FDM(g_t, IDM(g_t, g_{t+1})) against g_{t+1} - g_t with the structure detached,
                        over the mean squared change: the latent action must explain the change of structure,
                        and the structure cannot shrink to make that easy
+    sharpness          gradient difference (Mathieu et al. 2016) of the predicted frames against the true
+                       ones in a warping decoder's pixel view: | |grad p| - |grad t| |, so that a blurred or
+                       ghosted frame costs more than MSE alone makes it
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ class LossWeights:
     symmetry: float = 0.001
     oracle: float = 0.0
     detached_dynamics: float = 0.0
+    sharpness: float = 0.0
 
 
 def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
@@ -52,6 +56,18 @@ def detached_dynamics_loss(model: DiLAWorldModel, structure: torch.Tensor) -> to
     change = g[:, 1:] - g[:, :-1]
     delta = model.forward_model(g[:, :-1], model.infer_actions(g))
     return F.mse_loss(delta, change) / change.pow(2).mean().clamp_min(1e-8)
+
+
+def gradient_difference(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean | |grad p| - |grad t| | along x and along y of images `n c H W`, summed over the two axes."""
+    return sum((predicted.diff(dim=d).abs() - target.diff(dim=d).abs()).abs().mean() for d in (-1, -2))
+
+
+def sharpness_loss(model: DiLAWorldModel, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    warp = model.fusion_decoder.warp
+    if warp is None or not warp.ready:
+        raise ValueError("the sharpness term needs a warping decoder's pixel view (decoder_warp, set from a light codec)")
+    return gradient_difference(warp.pixels(to_grid(predicted)), warp.pixels(to_grid(target)))
 
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights()):
@@ -85,5 +101,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         terms["oracle"] = F.mse_loss(from_grid(oracle), x[:, 1:])
     if weights.detached_dynamics:
         terms["detached_dynamics"] = detached_dynamics_loss(model, structure)
+    if weights.sharpness:
+        terms["sharpness"] = sharpness_loss(model, tokens, x[:, 1:])
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

@@ -75,6 +75,7 @@ class TrainArgs:
     workers: int = 0
     oracle_weight: float = 0.0
     detached_dynamics_weight: float = 0.0
+    sharpness_weight: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
     stop_after: int | None = None
 
@@ -206,7 +207,7 @@ def train(args: TrainArgs) -> Path:
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
                         num_workers=args.workers, drop_last=True, generator=generator)
     weights = LossWeights(symmetry=args.symmetry_weight, oracle=args.oracle_weight,
-                          detached_dynamics=args.detached_dynamics_weight)
+                          detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight)
     objective = Objective(model, args.phase, weights)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:

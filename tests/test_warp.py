@@ -8,6 +8,7 @@ from einops import rearrange
 
 from dila import DiLAWorldModel
 from dila.codecs.light import LightCodec, LightCodecConfig
+from dila.losses import LossWeights, gradient_difference, world_model_loss
 from dila.modules.warp import PixelWarp, follow, shift_along
 from dila.train import initial_weights
 
@@ -175,3 +176,39 @@ def test_a_flow_moves_only_the_pixels_whose_share_is_on():
     shifted = torch.cat((image[..., :1], image[..., :-1]), dim=-1)
     torch.testing.assert_close(moved[..., right], shifted[..., right])
     torch.testing.assert_close(moved[..., ~right], image[..., ~right])
+
+
+def test_the_gradient_difference_prefers_a_sharp_near_miss_where_mse_prefers_a_blur():
+    image = torch.zeros(1, 3, 16, 16)
+    image[..., 4:10, 5:11] = 1.0  # a square
+    blurred = torch.nn.functional.avg_pool2d(image, 3, 1, padding=1)
+    near_miss = torch.roll(image, 1, dims=-1)
+    mse = lambda p: (p - image).pow(2).mean()
+    assert gradient_difference(image, image) == 0
+    assert mse(blurred) < mse(near_miss)
+    assert gradient_difference(blurred, image) > gradient_difference(near_miss, image)
+
+
+def test_the_sharpness_term_needs_a_warping_decoder_and_trains_it(tiny_config):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, tiny_config.embed_dim, 4, 4)
+    weights = LossWeights(sharpness=1.0)
+    with pytest.raises(ValueError, match="sharpness term needs a warping decoder"):
+        world_model_loss(DiLAWorldModel(tiny_config), x, 1, weights)
+    model = DiLAWorldModel(replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=2, warp_channels=4)).eval()
+    warp = model.fusion_decoder.warp
+    warp.to_pixels.copy_(torch.randn(2 * 2 * 4, tiny_config.embed_dim))
+    warp.to_tokens.copy_(torch.randn(tiny_config.embed_dim, 2 * 2 * 4))
+    _, terms = world_model_loss(model, x, 1, weights)
+    expected = gradient_difference(warp.pixels(rearrange(terms_tokens(model, x), "b t d h w -> b t h w d")),
+                                   warp.pixels(rearrange(x[:, 1:], "b t d h w -> b t h w d")))
+    torch.testing.assert_close(terms["sharpness"], expected)
+    terms["sharpness"].backward()
+    assert model.fusion_decoder.head.fc2.weight.grad.abs().sum() > 0
+    assert "sharpness" not in world_model_loss(model, x, 1, LossWeights())[1]
+
+
+def terms_tokens(model: DiLAWorldModel, x: torch.Tensor) -> torch.Tensor:
+    """The phase-1 prediction that the loss scores, `b t d h w`."""
+    with torch.no_grad():
+        return model.one_step(x)

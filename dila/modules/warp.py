@@ -101,6 +101,10 @@ class PixelWarp(nn.Module):
     def ready(self) -> bool:
         return bool(self.to_pixels.any())
 
+    def pixels(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens `b t h w d` -> their pixel view `(b t) c H W` (up to a constant per position in a patch)."""
+        return rearrange(tokens @ self.to_pixels.T, "b t h w (p q c) -> (b t) c (h p) (w q)", p=self.patch, q=self.patch)
+
     def hidden(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """features `b t h w d`, actions `b t a` -> `b t h w hidden`."""
         return F.gelu(self.fc(self.norm(features)) + rearrange(self.action(actions), "b t c -> b t 1 1 c"))
@@ -116,8 +120,7 @@ class PixelWarp(nn.Module):
         """features, last_frame: `b t h w d`, actions: `b t a` -> the change of tokens `b t h w d`."""
         b = features.shape[0]
         hidden = self.hidden(features, actions)
-        unpatch = "b t h w (p q c) -> (b t) c (h p) (w q)"
-        pixels = rearrange(last_frame @ self.to_pixels.T, unpatch, p=self.patch, q=self.patch)
+        pixels = self.pixels(last_frame)
         k_x, k_y = self.distributions(hidden)
         if self.gate is None:
             share = rearrange((LOGIT_SCALE * self.mask(hidden)).sigmoid(), "b t h w (p q) -> (b t) (h p) (w q)", p=self.patch, q=self.patch)
