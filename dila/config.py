@@ -39,8 +39,7 @@ class DiLAConfig:
       pixel view of a token (`warp_patch` x `warp_patch` x `warp_channels` values, set from a linear
       codec when training starts); needs `residual_decoder`.
     - `warp_mode`: how the warp moves pixels, "blend" (each pixel a mixture of the shifted images,
-      added through a gate) or "flow" (each pixel read from one place: the mixture's mean shift, taken
-      by each pixel as far as a per-pixel share of its cell's move says).
+      added through a gate) or "flow" (each pixel read from one place: the mixture's mean shift).
     """
 
     embed_dim: int = 768

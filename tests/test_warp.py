@@ -67,8 +67,6 @@ def test_the_change_is_zero_at_the_start_and_a_whole_pixel_move_once_chosen(mode
     r = warp.radius
     if mode == "blend":
         warp.gate.bias.fill_(1.0)
-    else:
-        warp.mask.bias.fill_(3.0)  # every pixel takes its cell's whole move
     warp.shifts.bias.fill_(-1e3)
     warp.shifts.bias[[r - 2, 2 * r + 1 + r]] = 0.0  # x: read p(x - 2), content moves right by 2; y: stay
     moved = as_tokens(image) + warp(features, as_tokens(image), actions)
@@ -155,27 +153,7 @@ def test_a_blending_warp_moves_into_a_flowing_one_without_its_gate(tiny_config):
     source.fusion_decoder.warp.shifts.weight.data.normal_()
     flowing = initial_weights(source, replace(base, warp_mode="flow"))
     assert set(source.state_dict()) - set(flowing.state_dict()) == {"fusion_decoder.warp.gate.weight", "fusion_decoder.warp.gate.bias"}
-    assert set(flowing.state_dict()) - set(source.state_dict()) == {"fusion_decoder.warp.mask.weight", "fusion_decoder.warp.mask.bias"}
     assert torch.equal(flowing.fusion_decoder.warp.shifts.weight, source.fusion_decoder.warp.shifts.weight)
-
-
-@torch.no_grad()
-def test_a_flow_moves_only_the_pixels_whose_share_is_on():
-    """A cell's move taken by the pixels of its mask: an object's pixels move, the rest of its cell stays."""
-    warp = identity_warp(mode="flow")
-    image = torch.rand(1, CHANNELS, 16, 16)
-    features, actions = torch.zeros(1, 1, 4, 4, warp.to_pixels.shape[1]), torch.zeros(1, 1, ACTION_DIM)
-    r = warp.radius
-    warp.shifts.bias.fill_(-1e3)
-    warp.shifts.bias[[r - 1, 2 * r + 1 + r]] = 0.0  # read p(x - 1): content moves right by 1
-    on = torch.zeros(PATCH, PATCH)
-    on[:, PATCH // 2:] = 1  # the right half of every cell
-    warp.mask.bias.copy_(6 * on.flatten() - 3)
-    moved = rearrange(as_tokens(image) + warp(features, as_tokens(image), actions), "1 1 h w (p q c) -> 1 c (h p) (w q)", p=PATCH, q=PATCH)
-    right = on.repeat(4, 4).bool()
-    shifted = torch.cat((image[..., :1], image[..., :-1]), dim=-1)
-    torch.testing.assert_close(moved[..., right], shifted[..., right])
-    torch.testing.assert_close(moved[..., ~right], image[..., ~right])
 
 
 def test_the_gradient_difference_prefers_a_sharp_near_miss_where_mse_prefers_a_blur():

@@ -11,13 +11,10 @@ codec by `init_from_codec`) and moves pixels by whole pixels:
     moved   = shift_y(shift_x(p; k_x); k_y)                  the distributions blended between cell centres
     change  = gate(h) * to_tokens(moved - p)                 zero while the gate is zero (its start)
 
-or, with mode "flow", every pixel is read from where the distributions' expected shift says it came,
-as far as its own share of its cell's move (so that an object moves and the background in its cell
-stays):
+or, with mode "flow", every pixel is read from where the distributions' expected shift says it came:
 
     s_x,s_y = sum_i k_i * (i - r) per axis                   a shift of -r..r px, zero at the start
-    m       = sigmoid(mask(h)) per pixel of the cell         the share of the move, 0.98 at the start
-    moved   = bilinear p(x + m s_x, y + m s_y)               one source per pixel: a move, never a blend
+    moved   = bilinear p(x + s_x, y + s_y)                   one source per pixel: a move, never a blend
     change  = to_tokens(moved - p)
 
 The decoder's own features do not say where a cell's content moves (a linear probe of them at a moving
@@ -32,9 +29,8 @@ from einops import einsum, rearrange
 from torch import nn
 
 MODES = ("blend", "flow")
-MASK_LOGIT = 4.0  # every pixel starts taking its cell's whole move (sigmoid 0.98)
 CENTRE_LOGIT = 4.0  # the shift distributions start peaked at "stay" (0.85 of the mass for r = 5)
-LOGIT_SCALE = 10.0  # logits = LOGIT_SCALE * linear(features): the shifts and shares learn at 10x the model's rate
+LOGIT_SCALE = 10.0  # logits = LOGIT_SCALE * linear(features): the shifts learn at 10x the model's rate
 
 
 def shift_along(pixels: torch.Tensor, weights: torch.Tensor, dim: int) -> torch.Tensor:
@@ -79,11 +75,9 @@ class PixelWarp(nn.Module):
             self.shifts.bias.zero_()
             self.shifts.bias[[radius, 3 * radius + 1]] = CENTRE_LOGIT / LOGIT_SCALE
         self.gate = nn.Linear(hidden, 1) if mode == "blend" else None
-        self.mask = nn.Linear(hidden, patch * patch) if mode == "flow" else None
-        for layer, start in ((self.gate, 0.0), (self.mask, MASK_LOGIT)):
-            if layer is not None:
-                nn.init.zeros_(layer.weight)
-                nn.init.constant_(layer.bias, start / LOGIT_SCALE)
+        if self.gate is not None:
+            nn.init.zeros_(self.gate.weight)
+            nn.init.zeros_(self.gate.bias)
 
     @torch.no_grad()
     def init_from_codec(self, codec) -> None:
@@ -123,8 +117,7 @@ class PixelWarp(nn.Module):
         pixels = self.pixels(last_frame)
         k_x, k_y = self.distributions(hidden)
         if self.gate is None:
-            share = rearrange((LOGIT_SCALE * self.mask(hidden)).sigmoid(), "b t h w (p q) -> (b t) (h p) (w q)", p=self.patch, q=self.patch)
-            moved = follow(pixels, share * self.expected_shift(k_x), share * self.expected_shift(k_y))
+            moved = follow(pixels, self.expected_shift(k_x), self.expected_shift(k_y))
         else:
             moved = shift_along(shift_along(pixels, k_x, -1), k_y, -2)
         change = rearrange(moved - pixels, "(b t) c (h p) (w q) -> b t h w (p q c)", b=b, p=self.patch, q=self.patch)
