@@ -116,13 +116,13 @@ class PixelWarp(nn.Module):
         hidden = self.hidden(features, actions)
         pixels = self.pixels(last_frame)
         k_x, k_y = self.distributions(hidden)
-        if self.gate is None:
+        if self.mode == "flow":
             moved = follow(pixels, self.expected_shift(k_x), self.expected_shift(k_y))
         else:
             moved = shift_along(shift_along(pixels, k_x, -1), k_y, -2)
         change = rearrange(moved - pixels, "(b t) c (h p) (w q) -> b t h w (p q c)", b=b, p=self.patch, q=self.patch)
         change = change @ self.to_tokens.T
-        return change if self.gate is None else self.gate(hidden) * change
+        return change if self.mode == "flow" else self.gate(hidden) * change
 
     def expected_shift(self, weights: torch.Tensor) -> torch.Tensor:
         """`n k H W` distributions over shifts -r..r -> their mean shift in pixels, `n H W`."""
