@@ -15,9 +15,13 @@ Three terms for small models, off in the published objective:
     sharpness          gradient difference (Mathieu et al. 2016) of the predicted frames against the true
                        ones in a warping decoder's pixel view: | |grad p| - |grad t| |, so that a blurred or
                        ghosted frame costs more than MSE alone makes it
+    motion             L1 distance of a warping decoder's mean shift per cell from the block-matched shift
+                       of the true frames (`dila.block_motion`): the video itself says where each cell's
+                       pixels came from, and the warp, given the latent action, must say the same
 """
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +40,7 @@ class LossWeights:
     oracle: float = 0.0
     detached_dynamics: float = 0.0
     sharpness: float = 0.0
+    motion: float = 0.0
 
 
 def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
@@ -70,8 +75,29 @@ def sharpness_loss(model: DiLAWorldModel, predicted: torch.Tensor, target: torch
     return gradient_difference(warp.pixels(to_grid(predicted)), warp.pixels(to_grid(target)))
 
 
-def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights()):
+@contextmanager
+def warp_calls(model: DiLAWorldModel):
+    """The inputs (features, last frame, actions) of every call of the model's warp in the block."""
+    warp = model.fusion_decoder.warp
+    if warp is None or not warp.ready:
+        raise ValueError("the motion term needs a warping decoder (decoder_warp, set from a light codec)")
+    calls = []
+    handle = warp.register_forward_hook(lambda _module, args, _output: calls.append(args))
+    try:
+        yield calls
+    finally:
+        handle.remove()
+
+
+def motion_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> torch.Tensor:
+    features, _, actions = (torch.cat(parts, dim=1) for parts in zip(*calls))
+    return (model.fusion_decoder.warp.cell_shifts(features, actions) - shifts).abs().mean()
+
+
+def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
+                     shifts: torch.Tensor | None = None):
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed.
+    `shifts` (`b (t-1) h w 2`, `dila.block_motion.block_shifts` of the clip's frames): the motion term's target.
 
     The authors evaluate the teacher-forced forward model and the inverse model on (g_t, g_{t+1})
     twice per step; we evaluate each once and reuse it (identical without dropout).
@@ -81,13 +107,16 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     structure = enc.structure
     actions = model.infer_actions(structure)
     delta = model.forward_model(structure[:, :-1], actions)
-    if phase == 1:
-        predicted = structure[:, :-1] + delta
-        tokens = from_grid(model.render_next(predicted, grid, enc.memory, actions))
-    elif phase == 2:
-        tokens, predicted = model.rollout(x[:, :1], actions)
-    else:
+    if phase not in (1, 2):
         raise ValueError(f"phase must be 1 or 2, got {phase}")
+    if weights.motion and shifts is None:
+        raise ValueError("the motion term needs the clip's block-matched shifts")
+    with warp_calls(model) if weights.motion else nullcontext() as calls:
+        if phase == 1:
+            predicted = structure[:, :-1] + delta
+            tokens = from_grid(model.render_next(predicted, grid, enc.memory, actions))
+        else:
+            tokens, predicted = model.rollout(x[:, :1], actions)
     terms = {
         "prediction": F.mse_loss(tokens, x[:, 1:]),
         "dynamics": F.mse_loss(delta, structure[:, 1:] - structure[:, :-1]),
@@ -103,5 +132,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         terms["detached_dynamics"] = detached_dynamics_loss(model, structure)
     if weights.sharpness:
         terms["sharpness"] = sharpness_loss(model, tokens, x[:, 1:])
+    if weights.motion:
+        terms["motion"] = motion_loss(model, calls, shifts)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

@@ -29,6 +29,7 @@ from einops import rearrange
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from dila.block_motion import block_shifts
 from dila.codecs import load_codec
 from dila.config import DiLAConfig
 from dila.hub import BUNDLED, load_world_model, read_pt, save_world_model
@@ -76,6 +77,7 @@ class TrainArgs:
     oracle_weight: float = 0.0
     detached_dynamics_weight: float = 0.0
     sharpness_weight: float = 0.0
+    motion_weight: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
     stop_after: int | None = None
 
@@ -183,8 +185,8 @@ class Objective(torch.nn.Module):
         super().__init__()
         self.model, self.phase, self.weights = model, phase, weights
 
-    def forward(self, tokens: torch.Tensor):
-        return world_model_loss(self.model, tokens, self.phase, self.weights)
+    def forward(self, tokens: torch.Tensor, shifts: torch.Tensor | None = None):
+        return world_model_loss(self.model, tokens, self.phase, self.weights, shifts)
 
 
 def train(args: TrainArgs) -> Path:
@@ -207,7 +209,8 @@ def train(args: TrainArgs) -> Path:
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
                         num_workers=args.workers, drop_last=True, generator=generator)
     weights = LossWeights(symmetry=args.symmetry_weight, oracle=args.oracle_weight,
-                          detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight)
+                          detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight,
+                          motion=args.motion_weight)
     objective = Objective(model, args.phase, weights)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
@@ -220,7 +223,8 @@ def train(args: TrainArgs) -> Path:
     for step in progress:
         frames = next(batches)["frames"]
         tokens = encode_clips(codec, frames)
-        loss, terms = objective(tokens)
+        shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.motion else None
+        loss, terms = objective(tokens, shifts)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(objective.parameters(), args.max_grad_norm)

@@ -124,6 +124,13 @@ class PixelWarp(nn.Module):
         change = change @ self.to_tokens.T
         return change if self.mode == "flow" else self.gate(hidden) * change
 
+    def cell_shifts(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """The mean shift of each cell's distributions, `b t h w 2` (x then y, in pixels): where the warp
+        reads the cell's centre from, for the same inputs as `forward`."""
+        logits = LOGIT_SCALE * self.shifts(self.hidden(features, actions))
+        offsets = torch.arange(-self.radius, self.radius + 1, dtype=logits.dtype, device=logits.device)
+        return torch.stack([k.softmax(dim=-1) @ offsets for k in logits.chunk(2, dim=-1)], dim=-1)
+
     def expected_shift(self, weights: torch.Tensor) -> torch.Tensor:
         """`n k H W` distributions over shifts -r..r -> their mean shift in pixels, `n H W`."""
         offsets = torch.arange(-self.radius, self.radius + 1, dtype=weights.dtype, device=weights.device)

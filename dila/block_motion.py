@@ -1,0 +1,36 @@
+"""Block matching: where each cell of a frame came from in the frame before, read off the pixels.
+
+For every cell (a `patch x patch` block) of frame t+1, the whole-pixel shift s = (s_x, s_y) in -r..r
+that best explains it as frame t read at (x + s_x, y + s_y), borders replicated:
+
+    s = argmin_s  mean_cell (next(x) - prev(x + s))^2  +  tie * |s|_1
+
+the small `tie` term picks the smallest shift among equals, so a flat or unchanged cell stays put.
+This is the convention of the pixel warp (`dila.modules.warp`: a pixel is read from x + s), so the
+shifts are a target for its expected shift that any video gives, with no labels.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+TIE = 1e-5
+
+
+@torch.no_grad()
+def block_shifts(frames: torch.Tensor, patch: int, radius: int) -> torch.Tensor:
+    """Frames `b t c H W` -> per-cell shifts `b (t-1) h w 2` (x then y, in pixels) from each frame to the next."""
+    b = frames.shape[0]
+    prev, nxt = (rearrange(f, "b t c y x -> (b t) c y x") for f in (frames[:, :-1], frames[:, 1:]))
+    padded = F.pad(prev, (radius,) * 4, mode="replicate")
+    height, width = prev.shape[-2:]
+    offsets = torch.arange(-radius, radius + 1)
+    candidates = [(sx, sy) for sy in offsets.tolist() for sx in offsets.tolist()]
+    errors = torch.stack([
+        F.avg_pool2d((nxt - padded[..., radius + sy:radius + sy + height, radius + sx:radius + sx + width]).pow(2).mean(1, keepdim=True), patch)[:, 0]
+        + TIE * (abs(sx) + abs(sy))
+        for sx, sy in candidates
+    ], dim=1)
+    best = torch.tensor(candidates, dtype=frames.dtype)[errors.argmin(dim=1)]
+    return rearrange(best, "(b t) h w s -> b t h w s", b=b)

@@ -1,0 +1,87 @@
+"""The motion term: block matching reads each cell's move off the frames, and the term holds a warping
+decoder's mean shift per cell to it, in both phases and through the trainer."""
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from dila import DiLAWorldModel
+from dila.block_motion import block_shifts
+from dila.codecs.light import LightCodec, LightCodecConfig
+from dila.losses import LossWeights, world_model_loss
+from dila.train import parse_args, train
+
+
+def textured(size: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.avg_pool2d(torch.rand(3, size + 2, size + 2, generator=generator)[None], 3, 1)[0]
+
+
+def test_block_matching_reads_a_moving_square_a_pan_and_a_still_flat_frame():
+    background, square = textured(48, 0), textured(16, 1)
+    before, after = background.clone(), background.clone()
+    before[:, 16:32, 16:32] = square
+    after[:, 13:29, 18:34] = square  # the square moves 2 px right and 3 px up
+    shifts = block_shifts(torch.stack((before, after))[None], patch=8, radius=5)
+    assert shifts.shape == (1, 1, 6, 6, 2)
+    assert shifts[0, 0, 2, 3].tolist() == [-2.0, 3.0]  # a cell inside the square reads from 2 px left, 3 px down
+    assert shifts[0, 0, [0, 0, 5, 5], [0, 5, 0, 5]].abs().sum() == 0  # the background stays
+    pan = torch.stack((background, torch.roll(background, -1, dims=-1)))[None]
+    assert (block_shifts(pan, patch=8, radius=5)[0, 0, 1:-1, 1:-1] == torch.tensor([1.0, 0.0])).all()
+    flat = torch.full((1, 2, 3, 16, 16), 0.5)
+    assert block_shifts(flat, patch=8, radius=5).abs().sum() == 0
+
+
+def warping_model(tiny_config) -> DiLAWorldModel:
+    model = DiLAWorldModel(replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=2, warp_channels=4, dropout=0.0))
+    warp = model.fusion_decoder.warp
+    warp.to_pixels.copy_(torch.randn(2 * 2 * 4, tiny_config.embed_dim))
+    warp.to_tokens.copy_(torch.randn(tiny_config.embed_dim, 2 * 2 * 4))
+    return model
+
+
+@pytest.mark.parametrize("phase", [1, 2])
+def test_the_motion_term_is_the_distance_of_the_warps_mean_shift_per_cell(tiny_config, phase):
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, tiny_config.embed_dim, 4, 4)
+    target = torch.randint(-2, 3, (2, 3, 4, 4, 2)).float()
+    weights = LossWeights(motion=1.0)
+    with pytest.raises(ValueError, match="motion term needs a warping decoder"):
+        world_model_loss(DiLAWorldModel(tiny_config), x, phase, weights, target)
+    model = warping_model(tiny_config)
+    with pytest.raises(ValueError, match="needs the clip's block-matched shifts"):
+        world_model_loss(model, x, phase, weights)
+    warp = model.fusion_decoder.warp
+    with torch.no_grad():  # every cell's distributions: all mass on x = -2, y = +1, whatever the inputs
+        warp.shifts.weight.zero_()
+        warp.shifts.bias.fill_(-100.0)
+        warp.shifts.bias[[0, 5 + 3]] = 100.0
+    _, terms = world_model_loss(model, x, phase, weights, target)
+    pinned = torch.tensor([-2.0, 1.0])
+    torch.testing.assert_close(terms["motion"], (pinned - target).abs().mean())
+    assert "motion" not in world_model_loss(model, x, phase, LossWeights())[1]
+
+
+def test_the_motion_term_teaches_the_warp_and_the_inverse_model(tiny_config):
+    torch.manual_seed(0)
+    model = warping_model(tiny_config)
+    model.fusion_decoder.warp.shifts.weight.data.normal_(std=0.1)  # a trained warp: its shifts depend on its inputs
+    x = torch.randn(2, 3, tiny_config.embed_dim, 4, 4)
+    _, terms = world_model_loss(model, x, 1, LossWeights(motion=1.0), torch.ones(2, 2, 4, 4, 2))
+    terms["motion"].backward()
+    assert model.fusion_decoder.warp.shifts.weight.grad.abs().sum() > 0
+    assert all(p.grad.abs().sum() > 0 for p in model.inverse_model.parameters())
+
+
+def test_a_run_with_the_motion_term_logs_it(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    LightCodec(LightCodecConfig(image_size=32, grid_size=4, latent_dim=32, width=16, decoder_blocks=1)).save_pretrained(tmp_path / "codec")
+    replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=8, warp_channels=3).save(tmp_path / "model.json")
+    run = tmp_path / "run"
+    train(parse_args(["--out", str(run), "--codec", str(tmp_path / "codec"), "--model-config", str(tmp_path / "model.json"),
+                      "--batch-size", "2", "--frames", "3", "--num-clips", "8", "--log-every", "1", "--warmup", "1",
+                      "--steps", "2", "--motion-weight", "0.5"]))
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    assert all(0 <= r["motion"] <= 2 * 2 for r in records)
