@@ -6,7 +6,7 @@
     action_norm  0.001  mean l2 norm of the latent actions
     symmetry     0.001  (cos(IDM(g_t, g_{t+1}), IDM(g_{t+1}, g_t)) + 1)^2 where the structure moves
 
-Three terms for small models, off in the published objective:
+Four terms for small models, off in the published objective:
     oracle             MSE of tokens rendered from the true next structure g_{t+1}: the decoder must use
                        the structure, and the structure must carry the layout
     detached_dynamics  MSE of FDM(g_t, IDM(g_t, g_{t+1})) against g_{t+1} - g_t with the structure detached,
