@@ -68,21 +68,24 @@ def gradient_difference(predicted: torch.Tensor, target: torch.Tensor) -> torch.
     return sum((predicted.diff(dim=d).abs() - target.diff(dim=d).abs()).abs().mean() for d in (-1, -2))
 
 
-def sharpness_loss(model: DiLAWorldModel, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def ready_warp(model: DiLAWorldModel, term: str):
+    """The model's pixel warp, for a term that reads it; refused with a sentence without one."""
     warp = model.fusion_decoder.warp
     if warp is None or not warp.ready:
-        raise ValueError("the sharpness term needs a warping decoder's pixel view (decoder_warp, set from a light codec)")
+        raise ValueError(f"the {term} term needs a warping decoder's pixel view (decoder_warp, set from a light codec)")
+    return warp
+
+
+def sharpness_loss(model: DiLAWorldModel, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    warp = ready_warp(model, "sharpness")
     return gradient_difference(warp.pixels(to_grid(predicted)), warp.pixels(to_grid(target)))
 
 
 @contextmanager
 def warp_calls(model: DiLAWorldModel):
     """The inputs (features, last frame, actions) of every call of the model's warp in the block."""
-    warp = model.fusion_decoder.warp
-    if warp is None or not warp.ready:
-        raise ValueError("the motion term needs a warping decoder (decoder_warp, set from a light codec)")
     calls = []
-    handle = warp.register_forward_hook(lambda _module, args, _output: calls.append(args))
+    handle = ready_warp(model, "motion").register_forward_hook(lambda _module, args, _output: calls.append(args))
     try:
         yield calls
     finally:

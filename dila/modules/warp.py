@@ -103,12 +103,15 @@ class PixelWarp(nn.Module):
         """features `b t h w d`, actions `b t a` -> `b t h w hidden`."""
         return F.gelu(self.fc(self.norm(features)) + rearrange(self.action(actions), "b t c -> b t 1 1 c"))
 
-    def distributions(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-pixel shift distributions along x and y, `(b t) k H W` each."""
+    def cell_distributions(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each cell's shift distributions along x and y, `(b t) k h w` each."""
         logits = rearrange(LOGIT_SCALE * self.shifts(hidden), "b t h w k -> (b t) k h w")
-        k_x, k_y = logits.chunk(2, dim=1)
+        return tuple(k.softmax(dim=1) for k in logits.chunk(2, dim=1))
+
+    def distributions(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-pixel shift distributions along x and y, `(b t) k H W` each: the cells' interpolated."""
         size = (hidden.shape[2] * self.patch, hidden.shape[3] * self.patch)
-        return tuple(F.interpolate(k.softmax(dim=1), size=size, mode="bilinear", align_corners=False) for k in (k_x, k_y))
+        return tuple(F.interpolate(k, size=size, mode="bilinear", align_corners=False) for k in self.cell_distributions(hidden))
 
     def forward(self, features: torch.Tensor, last_frame: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """features, last_frame: `b t h w d`, actions: `b t a` -> the change of tokens `b t h w d`."""
@@ -127,9 +130,8 @@ class PixelWarp(nn.Module):
     def cell_shifts(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """The mean shift of each cell's distributions, `b t h w 2` (x then y, in pixels): where the warp
         reads the cell's centre from, for the same inputs as `forward`."""
-        logits = LOGIT_SCALE * self.shifts(self.hidden(features, actions))
-        offsets = torch.arange(-self.radius, self.radius + 1, dtype=logits.dtype, device=logits.device)
-        return torch.stack([k.softmax(dim=-1) @ offsets for k in logits.chunk(2, dim=-1)], dim=-1)
+        shifts = torch.stack([self.expected_shift(k) for k in self.cell_distributions(self.hidden(features, actions))], dim=-1)
+        return rearrange(shifts, "(b t) h w s -> b t h w s", b=features.shape[0])
 
     def expected_shift(self, weights: torch.Tensor) -> torch.Tensor:
         """`n k H W` distributions over shifts -r..r -> their mean shift in pixels, `n H W`."""
