@@ -34,3 +34,28 @@ def block_shifts(frames: torch.Tensor, patch: int, radius: int) -> torch.Tensor:
     ], dim=1)
     best = torch.tensor(candidates, dtype=frames.dtype)[errors.argmin(dim=1)]
     return rearrange(best, "(b t) h w s -> b t h w s", b=b)
+
+
+def dominant_motion(shifts: torch.Tensor, min_cells: int = 3) -> torch.Tensor:
+    """Per-cell shifts `b t h w 2` -> the content's dominant similarity motion `b t 4`, in pixels:
+    (move x, move y, growth, turn), least squares over the cells that moved,
+
+        motion(p) = move + growth * (p - c) + turn * J (p - c),    J (x, y) = (-y, x),
+
+    with p the cells' positions in cells around their mean c, so growth and turn are how far a point one
+    cell from the centre moves outwards and around. Content motion is the opposite of the warp's shift
+    (a pixel read from x + s came from there). Fewer than `min_cells` moving cells: no motion."""
+    h, w = shifts.shape[2:4]
+    motion = -rearrange(shifts, "b t h w s -> b t (h w) s")
+    moving = (shifts.abs().sum(-1) > 0).flatten(2).to(shifts.dtype)
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    cells = torch.stack((xs, ys), dim=-1).reshape(-1, 2).to(shifts.dtype)
+    count = moving.sum(-1, keepdim=True)
+    centre = torch.einsum("btn,nc->btc", moving, cells) / count.clamp_min(1)
+    x, y = (cells - centre[..., None, :]).unbind(-1)
+    one, zero = torch.ones_like(x), torch.zeros_like(x)
+    design = torch.stack((torch.stack((one, zero, x, -y), -1), torch.stack((zero, one, y, x), -1)), dim=-2)
+    gram = torch.einsum("btnsi,btn,btnsj->btij", design, moving, design) + 1e-6 * torch.eye(4)
+    moment = torch.einsum("btnsi,btn,btns->bti", design, moving, motion)
+    fitted = torch.linalg.solve(gram, moment)
+    return torch.where(count >= min_cells, fitted, torch.zeros_like(fitted))

@@ -6,7 +6,7 @@
     action_norm  0.001  mean l2 norm of the latent actions
     symmetry     0.001  (cos(IDM(g_t, g_{t+1}), IDM(g_{t+1}, g_t)) + 1)^2 where the structure moves
 
-Four terms for small models, off in the published objective:
+Five terms for small models, off in the published objective:
     oracle             MSE of tokens rendered from the true next structure g_{t+1}: the decoder must use
                        the structure, and the structure must carry the layout
     detached_dynamics  MSE of FDM(g_t, IDM(g_t, g_{t+1})) against g_{t+1} - g_t with the structure detached,
@@ -18,6 +18,9 @@ Four terms for small models, off in the published objective:
     motion             L1 distance of a warping decoder's mean shift per cell from the block-matched shift
                        of the true frames (`dila.block_motion`): the video itself says where each cell's
                        pixels came from, and the warp, given the latent action, must say the same
+    readout            MSE of the latent action's first four coordinates against the content's dominant
+                       similarity motion fitted to those block-matched shifts (`dila.block_motion.dominant_motion`:
+                       move x, move y, growth, turn, in pixels): the action says the motion along fixed axes
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from dila.block_motion import dominant_motion
 from dila.world_model import DiLAWorldModel, from_grid, to_grid
 
 
@@ -41,6 +45,7 @@ class LossWeights:
     detached_dynamics: float = 0.0
     sharpness: float = 0.0
     motion: float = 0.0
+    readout: float = 0.0
 
 
 def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
@@ -97,6 +102,13 @@ def motion_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> tor
     return (model.fusion_decoder.warp.cell_shifts(features, actions) - shifts).abs().mean()
 
 
+def readout_loss(actions: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    target = dominant_motion(shifts)
+    if actions.shape[-1] < target.shape[-1]:
+        raise ValueError(f"the readout term needs latent actions of at least {target.shape[-1]} dimensions")
+    return F.mse_loss(actions[..., : target.shape[-1]], target)
+
+
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
                      shifts: torch.Tensor | None = None):
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed.
@@ -112,8 +124,9 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     delta = model.forward_model(structure[:, :-1], actions)
     if phase not in (1, 2):
         raise ValueError(f"phase must be 1 or 2, got {phase}")
-    if weights.motion and shifts is None:
-        raise ValueError("the motion term needs the clip's block-matched shifts")
+    for term in ("motion", "readout"):
+        if getattr(weights, term) and shifts is None:
+            raise ValueError(f"the {term} term needs the clip's block-matched shifts")
     with warp_calls(model) if weights.motion else nullcontext() as calls:
         if phase == 1:
             predicted = structure[:, :-1] + delta
@@ -137,5 +150,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         terms["sharpness"] = sharpness_loss(model, tokens, x[:, 1:])
     if weights.motion:
         terms["motion"] = motion_loss(model, calls, shifts)
+    if weights.readout:
+        terms["readout"] = readout_loss(actions, shifts)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

@@ -78,6 +78,7 @@ class TrainArgs:
     detached_dynamics_weight: float = 0.0
     sharpness_weight: float = 0.0
     motion_weight: float = 0.0
+    readout_weight: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
     stop_after: int | None = None
 
@@ -210,7 +211,7 @@ def train(args: TrainArgs) -> Path:
                         num_workers=args.workers, drop_last=True, generator=generator)
     weights = LossWeights(symmetry=args.symmetry_weight, oracle=args.oracle_weight,
                           detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight,
-                          motion=args.motion_weight)
+                          motion=args.motion_weight, readout=args.readout_weight)
     objective = Objective(model, args.phase, weights)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
@@ -223,7 +224,7 @@ def train(args: TrainArgs) -> Path:
     for step in progress:
         frames = next(batches)["frames"]
         tokens = encode_clips(codec, frames)
-        shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.motion else None
+        shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.motion or weights.readout else None
         loss, terms = objective(tokens, shifts)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)

@@ -1,5 +1,6 @@
-"""The motion term: block matching reads each cell's move off the frames, and the term holds a warping
-decoder's mean shift per cell to it, in both phases and through the trainer."""
+"""The motion and readout terms: block matching reads each cell's move off the frames; the motion term
+holds a warping decoder's mean shift per cell to it, the readout term holds the latent action's first
+coordinates to the dominant motion fitted to it, in both phases and through the trainer."""
 import json
 from dataclasses import replace
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from dila import DiLAWorldModel
-from dila.block_motion import block_shifts
+from dila.block_motion import block_shifts, dominant_motion
 from dila.codecs.light import LightCodec, LightCodecConfig
 from dila.losses import LossWeights, world_model_loss
 from dila.train import parse_args, train
@@ -31,6 +32,57 @@ def test_block_matching_reads_a_moving_square_a_pan_and_a_still_flat_frame():
     assert (block_shifts(pan, patch=8, radius=5)[0, 0, 1:-1, 1:-1] == torch.tensor([1.0, 0.0])).all()
     flat = torch.full((1, 2, 3, 16, 16), 0.5)
     assert block_shifts(flat, patch=8, radius=5).abs().sum() == 0
+
+
+def similarity_field(move, growth, turn, moving):
+    """Warp shifts `1 1 h w 2` of content moving by `move`, growing and turning about the moving cells' mean."""
+    ys, xs = torch.meshgrid(torch.arange(6.0), torch.arange(6.0), indexing="ij")
+    cells = torch.stack((xs, ys), -1)
+    centred = cells - cells[moving].mean(0)
+    turned = torch.stack((-centred[..., 1], centred[..., 0]), -1)
+    motion = torch.tensor(move) + growth * centred + turn * turned
+    return torch.where(moving[..., None], -motion, torch.zeros(2))[None, None]
+
+
+def test_the_dominant_motion_is_the_similarity_of_the_cells_that_moved():
+    everywhere = torch.ones(6, 6, dtype=torch.bool)
+    torch.testing.assert_close(dominant_motion(similarity_field([2.0, -1.0], 0.0, 0.0, everywhere))[0, 0],
+                               torch.tensor([2.0, -1.0, 0.0, 0.0]))
+    square = torch.zeros(6, 6, dtype=torch.bool)
+    square[1:4, 2:5] = True
+    torch.testing.assert_close(dominant_motion(similarity_field([1.5, 0.5], 0.4, -0.3, square))[0, 0],
+                               torch.tensor([1.5, 0.5, 0.4, -0.3]), atol=1e-4, rtol=0)
+    two = torch.zeros(6, 6, dtype=torch.bool)
+    two[0, :2] = True
+    assert dominant_motion(similarity_field([3.0, 3.0], 0.0, 0.0, two)).abs().sum() == 0
+
+
+def test_block_matching_then_the_dominant_motion_reads_a_square_moving_in_a_textured_scene():
+    background, square = textured(48, 0), textured(16, 1)
+    before, after = background.clone(), background.clone()
+    before[:, 16:32, 16:32] = square
+    after[:, 13:29, 18:34] = square
+    move = dominant_motion(block_shifts(torch.stack((before, after))[None], patch=8, radius=5))[0, 0]
+    assert move[0] == pytest.approx(2.0, abs=0.6) and move[1] == pytest.approx(-3.0, abs=0.6)
+
+
+@pytest.mark.parametrize("phase", [1, 2])
+def test_the_readout_term_holds_the_first_action_coordinates_to_the_dominant_motion(tiny_config, phase):
+    torch.manual_seed(0)
+    model = DiLAWorldModel(replace(tiny_config, dropout=0.0))
+    x = torch.randn(2, 4, tiny_config.embed_dim, 4, 4)
+    shifts = torch.randint(-2, 3, (2, 3, 4, 4, 2)).float()
+    with pytest.raises(ValueError, match="readout term needs the clip's block-matched shifts"):
+        world_model_loss(model, x, phase, LossWeights(readout=1.0))
+    _, terms = world_model_loss(model, x, phase, LossWeights(readout=1.0), shifts)
+    actions = model.latent_actions(x)[0]
+    torch.testing.assert_close(terms["readout"], torch.nn.functional.mse_loss(actions[..., :4], dominant_motion(shifts)))
+    terms["readout"].backward()
+    assert all(p.grad.abs().sum() > 0 for p in model.inverse_model.parameters())
+    assert "readout" not in world_model_loss(model, x, phase, LossWeights())[1]
+    narrow = DiLAWorldModel(replace(tiny_config, action_dim=3))
+    with pytest.raises(ValueError, match="at least 4 dimensions"):
+        world_model_loss(narrow, x, phase, LossWeights(readout=1.0), shifts)
 
 
 def warping_model(tiny_config) -> DiLAWorldModel:
@@ -74,14 +126,14 @@ def test_the_motion_term_teaches_the_warp_and_the_inverse_model(tiny_config):
     assert all(p.grad.abs().sum() > 0 for p in model.inverse_model.parameters())
 
 
-def test_a_run_with_the_motion_term_logs_it(tmp_path, tiny_config):
+def test_a_run_with_the_motion_and_readout_terms_logs_them(tmp_path, tiny_config):
     torch.manual_seed(0)
     LightCodec(LightCodecConfig(image_size=32, grid_size=4, latent_dim=32, width=16, decoder_blocks=1)).save_pretrained(tmp_path / "codec")
     replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=8, warp_channels=3).save(tmp_path / "model.json")
     run = tmp_path / "run"
     train(parse_args(["--out", str(run), "--codec", str(tmp_path / "codec"), "--model-config", str(tmp_path / "model.json"),
                       "--batch-size", "2", "--frames", "3", "--num-clips", "8", "--log-every", "1", "--warmup", "1",
-                      "--steps", "2", "--motion-weight", "0.5"]))
+                      "--steps", "2", "--motion-weight", "0.5", "--readout-weight", "0.1"]))
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
-    assert all(0 <= r["motion"] <= 2 * 2 for r in records)
+    assert all(0 <= r["motion"] <= 2 * 2 and r["readout"] > 0 for r in records)
