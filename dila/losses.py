@@ -6,7 +6,7 @@
     action_norm  0.001  mean l2 norm of the latent actions
     symmetry     0.001  (cos(IDM(g_t, g_{t+1}), IDM(g_{t+1}, g_t)) + 1)^2 where the structure moves
 
-Five terms for small models, off in the published objective:
+Six terms for small models, off in the published objective:
     oracle             MSE of tokens rendered from the true next structure g_{t+1}: the decoder must use
                        the structure, and the structure must carry the layout
     detached_dynamics  MSE of FDM(g_t, IDM(g_t, g_{t+1})) against g_{t+1} - g_t with the structure detached,
@@ -21,6 +21,8 @@ Five terms for small models, off in the published objective:
     readout            MSE of the latent action's first four coordinates against the content's dominant
                        similarity motion fitted to those block-matched shifts (`dila.block_motion.dominant_motion`:
                        move x, move y, growth, turn, in pixels): the action says the motion along fixed axes
+    rest               mean square of the action's other coordinates: what it carries beyond that motion (such as
+                       whether the camera or the object moved, which the frame mostly shows) is paid for
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ class LossWeights:
     sharpness: float = 0.0
     motion: float = 0.0
     readout: float = 0.0
+    rest: float = 0.0
 
 
 def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
@@ -102,11 +105,14 @@ def motion_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> tor
     return (model.fusion_decoder.warp.cell_shifts(features, actions) - shifts).abs().mean()
 
 
-def readout_loss(actions: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+def readout_loss(actions: torch.Tensor, shifts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(readout, rest): the MSE of the action's first coordinates against the dominant motion, and the
+    mean square of the others."""
     target = dominant_motion(shifts)
-    if actions.shape[-1] < target.shape[-1]:
-        raise ValueError(f"the readout term needs latent actions of at least {target.shape[-1]} dimensions")
-    return F.mse_loss(actions[..., : target.shape[-1]], target)
+    n = target.shape[-1]
+    if actions.shape[-1] <= n:
+        raise ValueError(f"the readout term needs latent actions of more than {n} dimensions")
+    return F.mse_loss(actions[..., :n], target), actions[..., n:].pow(2).mean()
 
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
@@ -124,7 +130,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     delta = model.forward_model(structure[:, :-1], actions)
     if phase not in (1, 2):
         raise ValueError(f"phase must be 1 or 2, got {phase}")
-    for term in ("motion", "readout"):
+    for term in ("motion", "readout", "rest"):
         if getattr(weights, term) and shifts is None:
             raise ValueError(f"the {term} term needs the clip's block-matched shifts")
     with warp_calls(model) if weights.motion else nullcontext() as calls:
@@ -150,7 +156,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         terms["sharpness"] = sharpness_loss(model, tokens, x[:, 1:])
     if weights.motion:
         terms["motion"] = motion_loss(model, calls, shifts)
-    if weights.readout:
-        terms["readout"] = readout_loss(actions, shifts)
+    if weights.readout or weights.rest:
+        terms["readout"], terms["rest"] = readout_loss(actions, shifts)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

@@ -79,6 +79,7 @@ class TrainArgs:
     sharpness_weight: float = 0.0
     motion_weight: float = 0.0
     readout_weight: float = 0.0
+    rest_weight: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
     stop_after: int | None = None
 
@@ -211,7 +212,8 @@ def train(args: TrainArgs) -> Path:
                         num_workers=args.workers, drop_last=True, generator=generator)
     weights = LossWeights(symmetry=args.symmetry_weight, oracle=args.oracle_weight,
                           detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight,
-                          motion=args.motion_weight, readout=args.readout_weight)
+                          motion=args.motion_weight, readout=args.readout_weight,
+                          rest=args.rest_weight)
     objective = Objective(model, args.phase, weights)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
@@ -224,7 +226,7 @@ def train(args: TrainArgs) -> Path:
     for step in progress:
         frames = next(batches)["frames"]
         tokens = encode_clips(codec, frames)
-        shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.motion or weights.readout else None
+        shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.motion or weights.readout or weights.rest else None
         loss, terms = objective(tokens, shifts)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)

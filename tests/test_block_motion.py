@@ -77,11 +77,12 @@ def test_the_readout_term_holds_the_first_action_coordinates_to_the_dominant_mot
     _, terms = world_model_loss(model, x, phase, LossWeights(readout=1.0), shifts)
     actions = model.latent_actions(x)[0]
     torch.testing.assert_close(terms["readout"], torch.nn.functional.mse_loss(actions[..., :4], dominant_motion(shifts)))
+    torch.testing.assert_close(terms["rest"], actions[..., 4:].pow(2).mean())
     terms["readout"].backward()
     assert all(p.grad.abs().sum() > 0 for p in model.inverse_model.parameters())
     assert "readout" not in world_model_loss(model, x, phase, LossWeights())[1]
-    narrow = DiLAWorldModel(replace(tiny_config, action_dim=3))
-    with pytest.raises(ValueError, match="at least 4 dimensions"):
+    narrow = DiLAWorldModel(replace(tiny_config, action_dim=4))
+    with pytest.raises(ValueError, match="more than 4 dimensions"):
         world_model_loss(narrow, x, phase, LossWeights(readout=1.0), shifts)
 
 
@@ -133,7 +134,7 @@ def test_a_run_with_the_motion_and_readout_terms_logs_them(tmp_path, tiny_config
     run = tmp_path / "run"
     train(parse_args(["--out", str(run), "--codec", str(tmp_path / "codec"), "--model-config", str(tmp_path / "model.json"),
                       "--batch-size", "2", "--frames", "3", "--num-clips", "8", "--log-every", "1", "--warmup", "1",
-                      "--steps", "2", "--motion-weight", "0.5", "--readout-weight", "0.1"]))
+                      "--steps", "2", "--motion-weight", "0.5", "--readout-weight", "0.1", "--rest-weight", "0.1"]))
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
-    assert all(0 <= r["motion"] <= 2 * 2 and r["readout"] > 0 for r in records)
+    assert all(0 <= r["motion"] <= 2 * 2 and r["readout"] > 0 and r["rest"] > 0 for r in records)
