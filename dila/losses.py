@@ -116,9 +116,12 @@ def readout_loss(actions: torch.Tensor, shifts: torch.Tensor) -> tuple[torch.Ten
 
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
-                     shifts: torch.Tensor | None = None):
+                     shifts: torch.Tensor | None = None, action_noise: float = 0.0):
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed.
     `shifts` (`b (t-1) h w 2`, `dila.block_motion.block_shifts` of the clip's frames): the motion term's target.
+    `action_noise`: the standard deviation of Gaussian noise added to the latent actions that the forward
+    model and the decoder read (not to those the inverse-model terms compare), so that a faint signal in
+    the action cannot tell the decoder what the frame could.
 
     The authors evaluate the teacher-forced forward model and the inverse model on (g_t, g_{t+1})
     twice per step; we evaluate each once and reuse it (identical without dropout).
@@ -127,7 +130,8 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     enc = model.encode_grid(grid)
     structure = enc.structure
     actions = model.infer_actions(structure)
-    delta = model.forward_model(structure[:, :-1], actions)
+    used = actions + action_noise * torch.randn_like(actions) if action_noise else actions
+    delta = model.forward_model(structure[:, :-1], used)
     if phase not in (1, 2):
         raise ValueError(f"phase must be 1 or 2, got {phase}")
     for term in ("motion", "readout", "rest"):
@@ -136,9 +140,9 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     with warp_calls(model) if weights.motion else nullcontext() as calls:
         if phase == 1:
             predicted = structure[:, :-1] + delta
-            tokens = from_grid(model.render_next(predicted, grid, enc.memory, actions))
+            tokens = from_grid(model.render_next(predicted, grid, enc.memory, used))
         else:
-            tokens, predicted = model.rollout(x[:, :1], actions)
+            tokens, predicted = model.rollout(x[:, :1], used)
     terms = {
         "prediction": F.mse_loss(tokens, x[:, 1:]),
         "dynamics": F.mse_loss(delta, structure[:, 1:] - structure[:, :-1]),
@@ -148,7 +152,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.symmetry:
         terms["symmetry"] = symmetry_loss(model, structure)
     if weights.oracle:
-        oracle = model.render_next(structure[:, 1:], grid, enc.memory, actions)
+        oracle = model.render_next(structure[:, 1:], grid, enc.memory, used)
         terms["oracle"] = F.mse_loss(from_grid(oracle), x[:, 1:])
     if weights.detached_dynamics:
         terms["detached_dynamics"] = detached_dynamics_loss(model, structure)

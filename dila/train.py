@@ -80,6 +80,7 @@ class TrainArgs:
     motion_weight: float = 0.0
     readout_weight: float = 0.0
     rest_weight: float = 0.0
+    action_noise: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
     stop_after: int | None = None
 
@@ -183,12 +184,12 @@ def init_output_norm(model: DiLAWorldModel, tokens: torch.Tensor) -> None:
 class Objective(torch.nn.Module):
     """The model and its loss as one module, so that data-parallel wrappers see the whole step."""
 
-    def __init__(self, model: DiLAWorldModel, phase: int, weights: LossWeights):
+    def __init__(self, model: DiLAWorldModel, phase: int, weights: LossWeights, action_noise: float = 0.0):
         super().__init__()
-        self.model, self.phase, self.weights = model, phase, weights
+        self.model, self.phase, self.weights, self.action_noise = model, phase, weights, action_noise
 
     def forward(self, tokens: torch.Tensor, shifts: torch.Tensor | None = None):
-        return world_model_loss(self.model, tokens, self.phase, self.weights, shifts)
+        return world_model_loss(self.model, tokens, self.phase, self.weights, shifts, self.action_noise)
 
 
 def train(args: TrainArgs) -> Path:
@@ -214,7 +215,7 @@ def train(args: TrainArgs) -> Path:
                           detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight,
                           motion=args.motion_weight, readout=args.readout_weight,
                           rest=args.rest_weight)
-    objective = Objective(model, args.phase, weights)
+    objective = Objective(model, args.phase, weights, args.action_noise)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)

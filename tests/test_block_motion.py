@@ -138,3 +138,17 @@ def test_a_run_with_the_motion_and_readout_terms_logs_them(tmp_path, tiny_config
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
     assert all(0 <= r["motion"] <= 2 * 2 and r["readout"] > 0 and r["rest"] > 0 for r in records)
+
+
+def test_action_noise_reaches_what_reads_the_action_and_not_what_compares_it(tiny_config):
+    torch.manual_seed(0)
+    model = DiLAWorldModel(replace(tiny_config, dropout=0.0))
+    x = torch.randn(2, 4, tiny_config.embed_dim, 4, 4)
+    shifts = torch.randint(-2, 3, (2, 3, 4, 4, 2)).float()
+    weights = LossWeights(readout=1.0)
+    _, clean = world_model_loss(model, x, 1, weights, shifts)
+    _, noisy = world_model_loss(model, x, 1, weights, shifts, action_noise=1.0)
+    for term in ("readout", "rest", "action_norm"):
+        torch.testing.assert_close(noisy[term], clean[term])
+    for term in ("prediction", "dynamics"):
+        assert not torch.allclose(noisy[term], clean[term])
