@@ -20,6 +20,9 @@ class DiLAConfig:
       "correlation" (the pair and a 3x3 local cost volume between g_t and g_{t+1}).
     - `inverse_antisymmetric`: the inverse model is f(g_t, g_{t+1}) - f(g_{t+1}, g_t), so the reversed
       transition has exactly the negated action (the published model asks for this with a loss term).
+    - `inverse_even_dims`: 0, or the number k of last action coordinates that are f(g_t, g_{t+1}) +
+      f(g_{t+1}, g_t) instead (needs `inverse_antisymmetric`): what a transition is that does not reverse
+      with time, such as whether the camera or an object moved, while the others keep its direction.
     - `inverse_time_kernel`: 3 (each latent action also sees its neighbouring transitions) or 1.
     - `inverse_norm`: what the inverse model's GroupNorms pool over, "clip" (published: every transition
       of the clip, so an action depends on the clip's length) or "frame" (each transition alone; needs
@@ -75,6 +78,7 @@ class DiLAConfig:
 
     inverse_input: str = "difference"
     inverse_antisymmetric: bool = False
+    inverse_even_dims: int = 0
     inverse_time_kernel: int = 3
     inverse_norm: str = "clip"
     time_padding: str = "zeros"
@@ -91,7 +95,7 @@ class DiLAConfig:
 
     def __post_init__(self) -> None:
         self.inverse_blocks = tuple(int(n) for n in self.inverse_blocks)
-        positive = [f.name for f in fields(self) if f.type in ("int", int) and f.name != "decoder_warp"]
+        positive = [f.name for f in fields(self) if f.type in ("int", int) and f.name not in ("decoder_warp", "inverse_even_dims")]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"DiLAConfig.{name} must be positive, got {getattr(self, name)}")
@@ -115,6 +119,9 @@ class DiLAConfig:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.inverse_norm == "frame" and self.inverse_time_kernel != 1:
             raise ValueError("inverse_norm 'frame' needs inverse_time_kernel 1 (each transition seen alone)")
+        if not 0 <= self.inverse_even_dims < self.action_dim or (self.inverse_even_dims and not self.inverse_antisymmetric):
+            raise ValueError("inverse_even_dims must be 0, or fewer than action_dim with inverse_antisymmetric; "
+                             f"got {self.inverse_even_dims}")
         if self.decoder_frame == "last" and not self.residual_decoder:
             raise ValueError("decoder_frame 'last' needs residual_decoder (the decoder gets the last frame)")
         if self.decoder_warp < 0 or (self.decoder_warp and not self.residual_decoder):

@@ -21,7 +21,7 @@ Six terms for small models, off in the published objective:
     readout            MSE of the latent action's first four coordinates against the content's dominant
                        similarity motion fitted to those block-matched shifts (`dila.block_motion.dominant_motion`:
                        move x, move y, growth, turn, in pixels): the action says the motion along fixed axes
-    rest               mean square of the action's other coordinates: what it carries beyond that motion (such as
+    rest               mean square of the action's other odd coordinates (not `inverse_even_dims`): what it carries beyond that motion (such as
                        whether the camera or the object moved, which the frame mostly shows) is paid for
 """
 from __future__ import annotations
@@ -105,14 +105,14 @@ def motion_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> tor
     return (model.fusion_decoder.warp.cell_shifts(features, actions) - shifts).abs().mean()
 
 
-def readout_loss(actions: torch.Tensor, shifts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def readout_loss(actions: torch.Tensor, shifts: torch.Tensor, even_dims: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(readout, rest): the MSE of the action's first coordinates against the dominant motion, and the
-    mean square of the others."""
+    mean square of the other coordinates but the last `even_dims`."""
     target = dominant_motion(shifts)
-    n = target.shape[-1]
-    if actions.shape[-1] <= n:
-        raise ValueError(f"the readout term needs latent actions of more than {n} dimensions")
-    return F.mse_loss(actions[..., :n], target), actions[..., n:].pow(2).mean()
+    n, odd = target.shape[-1], actions.shape[-1] - even_dims
+    if odd <= n:
+        raise ValueError(f"the readout term needs more than {n} odd latent action dimensions")
+    return F.mse_loss(actions[..., :n], target), actions[..., n:odd].pow(2).mean()
 
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
@@ -161,6 +161,6 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.motion:
         terms["motion"] = motion_loss(model, calls, shifts)
     if weights.readout or weights.rest:
-        terms["readout"], terms["rest"] = readout_loss(actions, shifts)
+        terms["readout"], terms["rest"] = readout_loss(actions, shifts, model.config.inverse_even_dims)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

@@ -83,7 +83,7 @@ class DiLAWorldModel(nn.Module):
         self.inverse_model = InverseModel(
             cfg.structure_dim, cfg.action_dim, cfg.inverse_channels, cfg.inverse_blocks, cfg.inverse_hidden, cfg.dropout,
             input_mode=cfg.inverse_input, time_kernel=cfg.inverse_time_kernel,
-            antisymmetric=cfg.inverse_antisymmetric, per_frame=cfg.inverse_norm == "frame",
+            antisymmetric=cfg.inverse_antisymmetric, per_frame=cfg.inverse_norm == "frame", even_dims=cfg.inverse_even_dims,
         )
         self.forward_model = ForwardModel(cfg)
         self.structure_lift = ResidualMLP(cfg.structure_dim, d, d, cfg.mlp_depth)

@@ -81,8 +81,11 @@ def test_the_readout_term_holds_the_first_action_coordinates_to_the_dominant_mot
     terms["readout"].backward()
     assert all(p.grad.abs().sum() > 0 for p in model.inverse_model.parameters())
     assert "readout" not in world_model_loss(model, x, phase, LossWeights())[1]
+    even = DiLAWorldModel(replace(tiny_config, dropout=0.0, inverse_antisymmetric=True, inverse_even_dims=2))
+    _, terms = world_model_loss(even, x, phase, LossWeights(rest=1.0), shifts)
+    torch.testing.assert_close(terms["rest"], even.latent_actions(x)[0][..., 4:-2].pow(2).mean())
     narrow = DiLAWorldModel(replace(tiny_config, action_dim=4))
-    with pytest.raises(ValueError, match="more than 4 dimensions"):
+    with pytest.raises(ValueError, match="more than 4 odd latent action dimensions"):
         world_model_loss(narrow, x, phase, LossWeights(readout=1.0), shifts)
 
 

@@ -118,6 +118,23 @@ def test_antisymmetric_inverse_model_negates_reversed_transitions_and_stills_a_s
 
 
 @torch.no_grad()
+def test_even_dims_keep_what_a_transition_is_both_ways_and_the_rest_its_direction(tiny_config):
+    g_prev, g_next = torch.randn(2, 2, 3, 4, 4, tiny_config.structure_dim).unbind(0)
+    antisymmetric = build(tiny_config, inverse_input="pair", inverse_time_kernel=1, inverse_antisymmetric=True)
+    idm = build(tiny_config, inverse_input="pair", inverse_time_kernel=1, inverse_antisymmetric=True,
+                inverse_even_dims=2).inverse_model
+    idm.load_state_dict(antisymmetric.inverse_model.state_dict())  # the option adds no parameters
+    forward, backward = idm(g_prev, g_next), idm(g_next, g_prev)
+    torch.testing.assert_close(backward[..., :-2], -forward[..., :-2])
+    torch.testing.assert_close(backward[..., -2:], forward[..., -2:])
+    torch.testing.assert_close(forward[..., :-2], antisymmetric.inverse_model(g_prev, g_next)[..., :-2])
+    assert forward[..., -2:].abs().min() > 0
+    for options in ({"inverse_even_dims": 2}, {"inverse_even_dims": tiny_config.action_dim, "inverse_antisymmetric": True}):
+        with pytest.raises(ValueError, match="inverse_even_dims"):
+            replace(tiny_config, **options)
+
+
+@torch.no_grad()
 def test_residual_decoder_starts_at_no_change(tiny_config):
     model = build(tiny_config, residual_decoder=True)
     tokens = torch.randn(2, 4, tiny_config.embed_dim, 4, 4)

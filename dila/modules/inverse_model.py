@@ -78,17 +78,19 @@ class InverseModel(nn.Module):
     `input_mode`: "difference" (published), "pair" (g_t beside the difference) or "correlation" (the pair
     and the local cost volume between g_t and g_{t+1}, whose asymmetry gives the direction of a motion).
     `antisymmetric`: z = f(g_t, g_{t+1}) - f(g_{t+1}, g_t), so reversing a transition negates its action
-    and an action can only carry what reverses with time (a direction, not a speed alone).
+    and an action can only carry what reverses with time (a direction, not a speed alone); its last
+    `even_dims` coordinates are f(g_t, g_{t+1}) + f(g_{t+1}, g_t) instead, what a transition is both ways.
     `per_frame`: every transition goes through the network alone (time folded into the batch), so its
     GroupNorms see that transition only and z_t does not depend on the rest of the clip.
     """
 
     def __init__(self, structure_dim: int, action_dim: int, channels: int, blocks: tuple[int, ...], hidden: int,
                  dropout: float, input_mode: str = "difference", time_kernel: int = 3, antisymmetric: bool = False,
-                 per_frame: bool = False):
+                 per_frame: bool = False, even_dims: int = 0):
         super().__init__()
         widths = [channels, 2 * channels, 4 * channels, 8 * channels, 8 * channels]
         self.input_mode, self.antisymmetric, self.per_frame = input_mode, antisymmetric, per_frame
+        self.odd_dims = action_dim - even_dims
         self.stem = Stem(INPUT_CHANNELS[input_mode](structure_dim), channels, time_kernel)
         self.levels = nn.ModuleList(Level(widths[i], widths[i + 1], n, time_kernel) for i, n in enumerate(blocks))
         self.head = Head(widths[-1], hidden, action_dim, dropout)
@@ -98,7 +100,8 @@ class InverseModel(nn.Module):
         if not self.antisymmetric:
             return self.one_way(g_prev, g_next)
         there, back = self.one_way(torch.cat((g_prev, g_next)), torch.cat((g_next, g_prev))).chunk(2)
-        return there - back
+        odd, even = (there - back)[..., : self.odd_dims], (there + back)[..., self.odd_dims :]
+        return torch.cat((odd, even), dim=-1)
 
     def one_way(self, g_prev: torch.Tensor, g_next: torch.Tensor) -> torch.Tensor:
         x = g_next - g_prev
