@@ -117,7 +117,8 @@ def readout_loss(actions: torch.Tensor, shifts: torch.Tensor, even_dims: int = 0
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
                      shifts: torch.Tensor | None = None, action_noise: float = 0.0):
-    """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed.
+    """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed (the
+    readout and rest terms come as a pair).
     `shifts` (`b (t-1) h w 2`, `dila.block_motion.block_shifts` of the clip's frames): the motion term's target.
     `action_noise`: the standard deviation of Gaussian noise added to the latent actions that the forward
     model and the decoder read (not to those the inverse-model terms compare), so that a faint signal in
