@@ -21,8 +21,8 @@ Six terms for small models, off in the published objective:
     readout            MSE of the latent action's first four coordinates against the content's dominant
                        similarity motion fitted to those block-matched shifts (`dila.block_motion.dominant_motion`:
                        move x, move y, growth, turn, in pixels): the action says the motion along fixed axes
-    rest               mean square of the action's other odd coordinates (not `inverse_even_dims`): what it carries beyond that motion (such as
-                       whether the camera or the object moved, which the frame mostly shows) is paid for
+    rest               mean square of the action's other odd coordinates (not `inverse_even_dims`): what it
+                       carries beyond that motion (such as whether the camera or the object moved) is paid for
 """
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ import torch.nn.functional as F
 
 from dila.block_motion import dominant_motion
 from dila.world_model import DiLAWorldModel, from_grid, to_grid
+
+SHIFT_TERMS = ("motion", "readout", "rest")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class LossWeights:
     motion: float = 0.0
     readout: float = 0.0
     rest: float = 0.0
+
+    @property
+    def reads_shifts(self) -> bool:
+        """Whether a term needs the clip's block-matched shifts (`dila.block_motion.block_shifts`)."""
+        return any(getattr(self, term) for term in SHIFT_TERMS)
 
 
 def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
@@ -135,9 +142,9 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     delta = model.forward_model(structure[:, :-1], used)
     if phase not in (1, 2):
         raise ValueError(f"phase must be 1 or 2, got {phase}")
-    for term in ("motion", "readout", "rest"):
-        if getattr(weights, term) and shifts is None:
-            raise ValueError(f"the {term} term needs the clip's block-matched shifts")
+    if weights.reads_shifts and shifts is None:
+        term = next(term for term in SHIFT_TERMS if getattr(weights, term))
+        raise ValueError(f"the {term} term needs the clip's block-matched shifts")
     with warp_calls(model) if weights.motion else nullcontext() as calls:
         if phase == 1:
             predicted = structure[:, :-1] + delta

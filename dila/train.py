@@ -227,7 +227,7 @@ def train(args: TrainArgs) -> Path:
     for step in progress:
         frames = next(batches)["frames"]
         tokens = encode_clips(codec, frames)
-        shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.motion or weights.readout or weights.rest else None
+        shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.reads_shifts else None
         loss, terms = objective(tokens, shifts)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
