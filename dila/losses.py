@@ -23,6 +23,8 @@ Six terms for small models, off in the published objective:
                        move x, move y, growth, turn, in pixels): the action says the motion along fixed axes
     rest               mean square of the action's other odd coordinates (not `inverse_even_dims`): what it
                        carries beyond that motion (such as whether the camera or the object moved) is paid for
+    even               mean square of the `inverse_even_dims` coordinates, which are the same both ways: what
+                       does not reverse with time stays a small part of an action that does
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ class LossWeights:
     motion: float = 0.0
     readout: float = 0.0
     rest: float = 0.0
+    even: float = 0.0
 
     @property
     def reads_shifts(self) -> bool:
@@ -122,6 +125,13 @@ def readout_loss(actions: torch.Tensor, shifts: torch.Tensor, even_dims: int = 0
     return F.mse_loss(actions[..., :n], target), actions[..., n:odd].pow(2).mean()
 
 
+def even_loss(actions: torch.Tensor, even_dims: int) -> torch.Tensor:
+    """The mean square of the last `even_dims` coordinates (`DiLAConfig.inverse_even_dims`)."""
+    if not even_dims:
+        raise ValueError("the even term needs a model with inverse_even_dims > 0")
+    return actions[..., -even_dims:].pow(2).mean()
+
+
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
                      shifts: torch.Tensor | None = None, action_noise: float = 0.0):
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed (the
@@ -170,5 +180,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         terms["motion"] = motion_loss(model, calls, shifts)
     if weights.readout or weights.rest:
         terms["readout"], terms["rest"] = readout_loss(actions, shifts, model.config.inverse_even_dims)
+    if weights.even:
+        terms["even"] = even_loss(actions, model.config.inverse_even_dims)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

@@ -80,6 +80,7 @@ class TrainArgs:
     motion_weight: float = 0.0
     readout_weight: float = 0.0
     rest_weight: float = 0.0
+    even_weight: float = 0.0
     action_noise: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
     stop_after: int | None = None
@@ -214,7 +215,7 @@ def train(args: TrainArgs) -> Path:
     weights = LossWeights(symmetry=args.symmetry_weight, oracle=args.oracle_weight,
                           detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight,
                           motion=args.motion_weight, readout=args.readout_weight,
-                          rest=args.rest_weight)
+                          rest=args.rest_weight, even=args.even_weight)
     objective = Objective(model, args.phase, weights, args.action_noise)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:

@@ -89,6 +89,21 @@ def test_the_readout_term_holds_the_first_action_coordinates_to_the_dominant_mot
         world_model_loss(narrow, x, phase, LossWeights(readout=1.0), shifts)
 
 
+def test_the_even_term_pays_for_the_coordinates_that_do_not_reverse(tiny_config):
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, tiny_config.embed_dim, 4, 4)
+    even = DiLAWorldModel(replace(tiny_config, dropout=0.0, inverse_antisymmetric=True, inverse_even_dims=2))
+    _, terms = world_model_loss(even, x, 1, LossWeights(even=1.0))
+    actions = even.latent_actions(x)[0]
+    torch.testing.assert_close(terms["even"], actions[..., -2:].pow(2).mean())
+    assert "readout" not in terms and "even" not in world_model_loss(even, x, 1, LossWeights())[1]
+    terms["even"].backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in even.fusion_decoder.parameters())
+    assert sum(p.grad.abs().sum() for p in even.inverse_model.parameters()) > 0
+    with pytest.raises(ValueError, match="needs a model with inverse_even_dims"):
+        world_model_loss(DiLAWorldModel(tiny_config), x, 1, LossWeights(even=1.0))
+
+
 def warping_model(tiny_config) -> DiLAWorldModel:
     model = DiLAWorldModel(replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=2, warp_channels=4, dropout=0.0))
     warp = model.fusion_decoder.warp
