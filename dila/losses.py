@@ -23,8 +23,10 @@ Six terms for small models, off in the published objective:
                        move x, move y, growth, turn, in pixels): the action says the motion along fixed axes
     rest               mean square of the action's other odd coordinates (not `inverse_even_dims`): what it
                        carries beyond that motion (such as whether the camera or the object moved) is paid for
-    even               mean square of the `inverse_even_dims` coordinates, which are the same both ways: what
-                       does not reverse with time stays a small part of an action that does
+    even               how far the norm of the `inverse_even_dims` coordinates (the same both ways) exceeds a
+                       third of the other coordinates' norm, squared: what does not reverse with time stays a
+                       small part of an action that does (the cosine of an action with its reversal is then
+                       at most -0.8) and is free within that
 """
 from __future__ import annotations
 
@@ -125,11 +127,15 @@ def readout_loss(actions: torch.Tensor, shifts: torch.Tensor, even_dims: int = 0
     return F.mse_loss(actions[..., :n], target), actions[..., n:odd].pow(2).mean()
 
 
+EVEN_SHARE = 1 / 3  # |even| <= |odd| / 3 gives cos(z, reversed z) = (|e|^2 - |o|^2) / (|e|^2 + |o|^2) <= -0.8
+
+
 def even_loss(actions: torch.Tensor, even_dims: int) -> torch.Tensor:
-    """The mean square of the last `even_dims` coordinates (`DiLAConfig.inverse_even_dims`)."""
+    """relu(|z_even| - |z_odd| / 3)^2, averaged over transitions (`DiLAConfig.inverse_even_dims`)."""
     if not even_dims:
         raise ValueError("the even term needs a model with inverse_even_dims > 0")
-    return actions[..., -even_dims:].pow(2).mean()
+    odd, even = actions[..., :-even_dims].norm(dim=-1), actions[..., -even_dims:].norm(dim=-1)
+    return F.relu(even - EVEN_SHARE * odd).pow(2).mean()
 
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),

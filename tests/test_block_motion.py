@@ -10,7 +10,7 @@ import torch
 from dila import DiLAWorldModel
 from dila.block_motion import block_shifts, dominant_motion
 from dila.codecs.light import LightCodec, LightCodecConfig
-from dila.losses import LossWeights, world_model_loss
+from dila.losses import LossWeights, even_loss, world_model_loss
 from dila.train import parse_args, train
 
 
@@ -95,7 +95,13 @@ def test_the_even_term_pays_for_the_coordinates_that_do_not_reverse(tiny_config)
     even = DiLAWorldModel(replace(tiny_config, dropout=0.0, inverse_antisymmetric=True, inverse_even_dims=2))
     _, terms = world_model_loss(even, x, 1, LossWeights(even=1.0))
     actions = even.latent_actions(x)[0]
-    torch.testing.assert_close(terms["even"], actions[..., -2:].pow(2).mean())
+    excess = (actions[..., -2:].norm(dim=-1) - actions[..., :-2].norm(dim=-1) / 3).clamp_min(0)
+    torch.testing.assert_close(terms["even"], excess.pow(2).mean())
+    small = torch.tensor([[[3.0, 4.0, 1.0, 1.0]]])  # |even| = 1.41 < 5 / 3: free, and the reversal cosine
+    large = torch.tensor([[[3.0, 4.0, 2.0, 1.0]]])  # |even| = 2.24: pays 0.57^2
+    assert even_loss(small, 2) == 0 and even_loss(large, 2).item() == pytest.approx((5**0.5 - 5 / 3) ** 2)
+    reversed_small = small * torch.tensor([-1.0, -1.0, 1.0, 1.0])
+    assert torch.nn.functional.cosine_similarity(small, reversed_small, dim=-1).item() < -0.8
     assert "readout" not in terms and "even" not in world_model_loss(even, x, 1, LossWeights())[1]
     terms["even"].backward()
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in even.fusion_decoder.parameters())
