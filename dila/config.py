@@ -43,10 +43,6 @@ class DiLAConfig:
       codec when training starts); needs `residual_decoder`.
     - `warp_mode`: how the warp moves pixels, "blend" (each pixel a mixture of the shifted images,
       added through a gate) or "flow" (each pixel read from one place: the mixture's mean shift).
-    - `warp_action_move`: with `warp_mode` "flow", each cell's shift also follows the latent action's
-      first two coordinates (the move that the readout term teaches, in pixels) as far as a per-cell gate,
-      zero at the start, says the cell moves: a slider along that move moves what the gate picks by that
-      many pixels.
     """
 
     embed_dim: int = 768
@@ -92,7 +88,6 @@ class DiLAConfig:
     warp_patch: int = 8
     warp_channels: int = 3
     warp_mode: str = "blend"
-    warp_action_move: bool = False
 
     ff_mult: float = 4.0
     dropout: float = 0.1
@@ -131,8 +126,6 @@ class DiLAConfig:
             raise ValueError("decoder_frame 'last' needs residual_decoder (the decoder gets the last frame)")
         if self.decoder_warp < 0 or (self.decoder_warp and not self.residual_decoder):
             raise ValueError(f"decoder_warp must be 0, or a radius in pixels with residual_decoder; got {self.decoder_warp}")
-        if self.warp_action_move and not (self.decoder_warp and self.warp_mode == "flow"):
-            raise ValueError("warp_action_move needs decoder_warp with warp_mode 'flow'")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.robot_action_dim is not None and self.robot_action_dim <= 0:

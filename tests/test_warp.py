@@ -44,10 +44,10 @@ def test_a_flow_reads_each_pixel_from_one_place_whole_or_between_pixels():
     torch.testing.assert_close(half[..., :-1], (image[..., :-1] + image[..., 1:]) / 2)
 
 
-def identity_warp(radius: int = 3, mode: str = "blend", action_move: bool = False) -> PixelWarp:
+def identity_warp(radius: int = 3, mode: str = "blend") -> PixelWarp:
     """A warp whose tokens are the patch pixels themselves."""
     dim = PATCH * PATCH * CHANNELS
-    warp = PixelWarp(dim, ACTION_DIM, radius, PATCH, CHANNELS, mode, action_move=action_move)
+    warp = PixelWarp(dim, ACTION_DIM, radius, PATCH, CHANNELS, mode)
     warp.to_pixels.copy_(torch.eye(dim))
     warp.to_tokens.copy_(torch.eye(dim))
     return warp
@@ -144,41 +144,6 @@ def test_the_option_needs_a_residual_decoder_and_starts_a_trained_model_unchange
     x = torch.randn(1, 3, d, 4, 4)
     with torch.no_grad():
         torch.testing.assert_close(warped.one_step(x), source.one_step(x))
-
-
-def test_a_warp_that_follows_the_action_moves_what_its_gate_picks_by_the_actions_pixels():
-    torch.manual_seed(0)
-    warp = identity_warp(radius=3, mode="flow", action_move=True)
-    image = torch.rand(1, CHANNELS, 4 * PATCH, 4 * PATCH)
-    tokens = as_tokens(image)
-    move = torch.tensor([[[2.0, -1.0]]])
-    with torch.no_grad():
-        assert warp(tokens, tokens, move).abs().max() < 1e-6  # the gate starts at zero: no move
-        warp.follows.bias.fill_(1.0)
-        moved = tokens + warp(tokens, tokens, move)
-        expected = follow(image, torch.full((1, 16, 16), -2.0), torch.full((1, 16, 16), 1.0))
-        torch.testing.assert_close(moved, as_tokens(expected))
-        assert torch.allclose(expected[..., :-1, 2:], image[..., 1:, :-2], atol=1e-6)
-        torch.testing.assert_close(warp.cell_shifts(tokens, move), torch.tensor([-2.0, 1.0]).expand(1, 1, 4, 4, 2))
-    with pytest.raises(ValueError, match="needs mode 'flow'"):
-        identity_warp(mode="blend", action_move=True)
-
-
-def test_the_action_move_option_needs_a_flowing_warp_and_starts_a_flowing_model_unchanged(tiny_config):
-    base = replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=2, warp_channels=4, dropout=0.0)
-    with pytest.raises(ValueError, match="warp_action_move needs"):
-        replace(base, warp_action_move=True)
-    torch.manual_seed(0)
-    source = DiLAWorldModel(replace(base, warp_mode="flow")).eval()
-    source.fusion_decoder.warp.shifts.weight.data.normal_()
-    warp = source.fusion_decoder.warp
-    warp.to_pixels.copy_(torch.randn(2 * 2 * 4, tiny_config.embed_dim))
-    warp.to_tokens.copy_(torch.randn(tiny_config.embed_dim, 2 * 2 * 4))
-    following = initial_weights(source, replace(base, warp_mode="flow", warp_action_move=True)).eval()
-    assert set(following.state_dict()) - set(source.state_dict()) == {"fusion_decoder.warp.follows.weight", "fusion_decoder.warp.follows.bias"}
-    x = torch.randn(1, 3, tiny_config.embed_dim, 4, 4)
-    with torch.no_grad():
-        torch.testing.assert_close(following.one_step(x), source.one_step(x))
 
 
 def test_a_blending_warp_moves_into_a_flowing_one_without_its_gate(tiny_config):

@@ -68,8 +68,7 @@ class FusionDecoder(nn.Module):
         if self.residual:
             self.cell_context = nn.Linear(2 * d + cfg.content_dim, d)
             self.head = ResidualHead(d)
-            self.warp = PixelWarp(d, cfg.action_dim, cfg.decoder_warp, cfg.warp_patch, cfg.warp_channels, cfg.warp_mode,
-                                  action_move=cfg.warp_action_move) if cfg.decoder_warp else None
+            self.warp = PixelWarp(d, cfg.action_dim, cfg.decoder_warp, cfg.warp_patch, cfg.warp_channels, cfg.warp_mode) if cfg.decoder_warp else None
         else:
             self.norm_out = nn.LayerNorm(d)
             self.warp = None

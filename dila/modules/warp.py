@@ -17,11 +17,6 @@ or, with mode "flow", every pixel is read from where the distributions' expected
     moved   = bilinear p(x + s_x, y + s_y)                   one source per pixel: a move, never a blend
     change  = to_tokens(moved - p)
 
-and with `action_move`, each cell also follows the action's own move (its first two coordinates, the
-move x, y in pixels that the readout term teaches), as far as a gate says the cell is what moves:
-
-    s_x,s_y = sum_i k_i * (i - r) - g(h) * z_t[:2]           g = 0 at the start
-
 The decoder's own features do not say where a cell's content moves (a linear probe of them at a moving
 object's cell scores R^2 ~0 for its dx), while the latent action carries the motion: so the warp reads
 both.
@@ -60,21 +55,12 @@ def follow(pixels: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor) -
     return F.grid_sample(pixels, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def zero_linear(dim_in: int, dim_out: int) -> nn.Linear:
-    layer = nn.Linear(dim_in, dim_out)
-    nn.init.zeros_(layer.weight)
-    nn.init.zeros_(layer.bias)
-    return layer
-
-
 class PixelWarp(nn.Module):
     def __init__(self, dim: int, action_dim: int, radius: int, patch: int, channels: int, mode: str = "blend",
-                 mult: float = 2.0, action_move: bool = False):
+                 mult: float = 2.0):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"the warp mode must be one of {MODES}, got {mode!r}")
-        if action_move and mode != "flow":
-            raise ValueError("a warp that follows the action's move needs mode 'flow'")
         self.radius, self.patch, self.mode = radius, patch, mode
         values = patch * patch * channels
         self.register_buffer("to_pixels", torch.zeros(values, dim))
@@ -88,8 +74,10 @@ class PixelWarp(nn.Module):
         with torch.no_grad():
             self.shifts.bias.zero_()
             self.shifts.bias[[radius, 3 * radius + 1]] = CENTRE_LOGIT / LOGIT_SCALE
-        self.gate = zero_linear(hidden, 1) if mode == "blend" else None
-        self.follows = zero_linear(hidden, 1) if action_move else None
+        self.gate = nn.Linear(hidden, 1) if mode == "blend" else None
+        if self.gate is not None:
+            nn.init.zeros_(self.gate.weight)
+            nn.init.zeros_(self.gate.bias)
 
     @torch.no_grad()
     def init_from_codec(self, codec) -> None:
@@ -132,11 +120,7 @@ class PixelWarp(nn.Module):
         pixels = self.pixels(last_frame)
         k_x, k_y = self.distributions(hidden)
         if self.mode == "flow":
-            shift_x, shift_y = self.expected_shift(k_x), self.expected_shift(k_y)
-            if self.follows is not None:
-                move_x, move_y = self.action_move(hidden, actions, pixels.shape[-2:])
-                shift_x, shift_y = shift_x - move_x, shift_y - move_y
-            moved = follow(pixels, shift_x, shift_y)
+            moved = follow(pixels, self.expected_shift(k_x), self.expected_shift(k_y))
         else:
             moved = shift_along(shift_along(pixels, k_x, -1), k_y, -2)
         change = rearrange(moved - pixels, "(b t) c (h p) (w q) -> b t h w (p q c)", b=b, p=self.patch, q=self.patch)
@@ -146,20 +130,8 @@ class PixelWarp(nn.Module):
     def cell_shifts(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """The mean shift of each cell's distributions, `b t h w 2` (x then y, in pixels): where the warp
         reads the cell's centre from, for the same inputs as `forward`."""
-        hidden = self.hidden(features, actions)
-        shifts = torch.stack([self.expected_shift(k) for k in self.cell_distributions(hidden)], dim=1)
-        if self.follows is not None:
-            shifts = shifts - torch.stack(self.action_move(hidden, actions), dim=1)
-        return rearrange(shifts, "(b t) s h w -> b t h w s", b=features.shape[0])
-
-    def action_move(self, hidden: torch.Tensor, actions: torch.Tensor, size: tuple[int, int] | None = None):
-        """How far each cell (or, given the frame's `size`, each pixel) follows the action's move:
-        g(h) * z[:2], as x and y fields `(b t) h w` (or `(b t) H W`)."""
-        gate = rearrange(self.follows(hidden), "b t h w 1 -> (b t) 1 h w")
-        if size is not None:
-            gate = F.interpolate(gate, size=size, mode="bilinear", align_corners=False)
-        move = rearrange(actions[..., :2], "b t s -> (b t) s 1 1")
-        return tuple((gate * move).unbind(dim=1))
+        shifts = torch.stack([self.expected_shift(k) for k in self.cell_distributions(self.hidden(features, actions))], dim=-1)
+        return rearrange(shifts, "(b t) h w s -> b t h w s", b=features.shape[0])
 
     def expected_shift(self, weights: torch.Tensor) -> torch.Tensor:
         """`n k H W` distributions over shifts -r..r -> their mean shift in pixels, `n H W`."""
