@@ -64,18 +64,6 @@ def weights(q: torch.Tensor, k: torch.Tensor, bias: torch.Tensor, scale: float) 
     return torch.softmax((q @ k.transpose(-1, -2)).mul_(scale).add_(bias), dim=-1)
 
 
-SHORT = 16  # up to this many frames, causal time attention is cheaper as plain matrix products on a CPU
-
-
-def short_causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
-    """Causal softmax(scale q k^T) v over a few time steps, `b h t d`: many tiny matrices, where the fused
-    kernel's per-sequence overhead costs more than the products (2-3x on a CPU at t = 5)."""
-    t = q.shape[-2]
-    future = torch.ones(t, t, dtype=torch.bool, device=q.device).triu(1)
-    scores = (q @ k.transpose(-1, -2)).mul(scale).masked_fill(future, float("-inf"))
-    return scores.softmax(dim=-1) @ v
-
-
 class Attention(nn.Module):
     """Multi-head attention as in DiLA.
 
@@ -128,8 +116,6 @@ class Attention(nn.Module):
         if exists(bias) and bias.dim() < 4 and not self.causal and not dropout:
             attend = BiasedAttention.apply if torch.is_grad_enabled() else biased_attention
             out = attend(q, k, v, bias.to(q.dtype), 8.0, 4)
-        elif self.causal and not exists(bias) and not dropout and q.shape[-2] == k.shape[-2] <= SHORT and q.device.type == "cpu":
-            out = short_causal_attention(q, k, v, 8.0)
         else:
             fused_causal = self.causal and not exists(bias) and q.shape[-2] == k.shape[-2]
             mask = None if fused_causal else self._mask(bias, q.shape[-2], k.shape[-2], q)
