@@ -8,8 +8,8 @@ On a busy CPU add `--threads 1`: the batches are small, and a second thread most
 prediction        PSNR / SSIM of teacher-forced 1-step predictions and of rollouts from frame 0
                   with the clip's own inferred actions, next to copying the last frame (frame 0
                   for rollouts), and the codec's reconstruction. Predictions are scored as the
-                  pipeline shows them (with the observed frame's detail, see `dila.pipeline`) and
-                  as decoded tokens alone (`*_decoded`: capped by the codec).
+                  pipeline shows them (rendered in pixels or with the observed frame's detail, see
+                  `dila.pipeline`) and as decoded tokens alone (`*_decoded`: capped by the codec).
 transfer          clip A's inferred actions drive clip B's first frame (`Pipeline.transfer`),
                   scored against B' = B's scene moved by A's true actions; cycle: the actions
                   re-inferred from the result against A's (mean cosine).
@@ -52,7 +52,7 @@ from dila.data.procedural import KINDS, Clip, ProceduralVideoDataset, render_pai
 from dila.hub import BUNDLED, load_world_model
 from dila.long_play import long_play, play_keys
 from dila.metrics import colour_histogram, cosine, frame_psnr, histogram_distance, pooled_psnr, psnr, ssim
-from dila.pipeline import Pipeline, with_detail
+from dila.pipeline import RENDERS, Pipeline, with_detail
 from dila.planning import (ActionPrior, PlanningTask, TaskResult, locate_object, plan_success, planning_tasks,
                            through_codec)
 from dila.world_model import DiLAWorldModel
@@ -209,11 +209,16 @@ def predict_clips(pipeline: Pipeline, frames: np.ndarray) -> dict[str, np.ndarra
     rolled, _ = model.rollout(tokens[:, :1], actions)
     codec, one_step, rollout = (detokenize_clips(pipeline, x) for x in (tokens, model.one_step(tokens), rolled))
     lost = frames.astype(np.float32) - codec
+    if pipeline.renders_pixels:
+        shown_one_step, shown_rollout = pipeline.shown_one_step(frames), pipeline.shown_rollout(frames[:, :1], actions)
+    else:
+        shown_one_step = with_detail(one_step, lost[:, :-1] if pipeline.keep_detail else None)
+        shown_rollout = with_detail(rollout, lost[:, :1] if pipeline.keep_detail else None)
     return {
         "codec": codec,
-        "one_step": with_detail(one_step, lost[:, :-1] if pipeline.keep_detail else None),
+        "one_step": shown_one_step,
         "one_step_decoded": one_step,
-        "rollout": with_detail(rollout, lost[:, :1] if pipeline.keep_detail else None),
+        "rollout": shown_rollout,
         "rollout_decoded": rollout,
         "actions": actions.cpu().numpy(),
         "reversal": reversal_cosines(model, structure).cpu().numpy(),
@@ -389,6 +394,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--render", choices=RENDERS, default="tokens", help="how generated frames are shown (`dila.pipeline`)")
     quick = ", ".join(f"{k}={v}" for k, v in QUICK.items())
     parser.add_argument("--quick", action="store_true", help=f"a smoke run: {quick}")
     args = parser.parse_args(argv)
@@ -403,12 +409,12 @@ def main(argv=None) -> dict:
         torch.set_num_threads(args.threads)
     model = load_world_model(args.model, device=args.device)
     codec = args.codec or str(Path(args.model) / "codec")
-    pipeline = Pipeline(model, codec, device=args.device)
+    pipeline = Pipeline(model, codec, device=args.device, render=args.render)
     results = evaluate(pipeline, clips=args.clips, steps=args.steps, probe_clips=args.probe_clips, tasks=args.tasks,
                        horizon=args.horizon, tolerance=args.tolerance, plan_samples=args.plan_samples,
                        plan_iterations=args.plan_iterations, batch=args.batch, seed=args.seed,
                        play_clips=args.play_clips, play_steps=args.play_steps)
-    results["settings"].update(model=str(args.model), codec=codec)
+    results["settings"].update(model=str(args.model), codec=codec, render=args.render)
     print(table(results))
     if args.out:
         Path(args.out).write_text(to_json(results))

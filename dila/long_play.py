@@ -21,7 +21,7 @@ from PIL import Image
 
 from dila.data.procedural import ProceduralVideoDataset
 from dila.metrics import colour_histogram, histogram_distance
-from dila.pipeline import Pipeline
+from dila.pipeline import RENDERS, Pipeline
 
 CHECKPOINTS = (0, 10, 25, 50, 100)
 
@@ -90,13 +90,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--hold", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--render", choices=RENDERS, default="tokens", help="how generated frames are shown (`dila.pipeline`)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     codec = args.codec or (str(Path(args.model) / "codec") if args.model else None)
-    pipeline = Pipeline.from_pretrained(args.model, codec)
+    pipeline = Pipeline.from_pretrained(args.model, codec, render=args.render)
     data = ProceduralVideoDataset("heldout", args.clips, 9, pipeline.image_size, seed=args.seed)
     clips = [data.clip(i).frames for i in range(args.clips)]
     centres = play_keys(np.concatenate([pipeline.encode_clip(c).actions for c in clips]))

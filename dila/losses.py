@@ -27,6 +27,12 @@ Six terms for small models, off in the published objective:
                        third of the other coordinates' norm, squared: what does not reverse with time stays a
                        small part of an action that does (the cosine of an action with its reversal is then
                        at most -0.8) and is free within that
+    pixel              the frame as the pipeline shows it (`dila.pipeline`, pixel rendering): the warp's move
+                       applied to the true frame's own pixels plus the residual head's change in the codec's
+                       pixel view, against the true next frame (L1 plus gradient difference); in phase 2 each
+                       rollout step moves the frame shown before it. Token MSE sees the move through the
+                       codec's 64-d view of a patch, and the head learns to take back what that view smears;
+                       here the head is paid for the shown frame
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 
 from dila.block_motion import dominant_motion
 from dila.world_model import DiLAWorldModel, from_grid, to_grid
@@ -56,6 +63,7 @@ class LossWeights:
     readout: float = 0.0
     rest: float = 0.0
     even: float = 0.0
+    pixel: float = 0.0
 
     @property
     def reads_shifts(self) -> bool:
@@ -112,6 +120,22 @@ def warp_calls(model: DiLAWorldModel):
         handle.remove()
 
 
+def pixel_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, phase: int) -> torch.Tensor:
+    """`frames` `b t c H W` in [0, 1] against the frames shown: in phase 1 the true frames 0..t-2 moved by the
+    one teacher-forced warp call, in phase 2 the first frame moved by each rollout step's call in turn."""
+    if phase == 1:
+        features, _, actions = calls[0]
+        shown = model.fusion_decoder.show(features, rearrange(frames[:, :-1], "b t c h w -> (b t) c h w"), actions)
+    else:
+        shown, steps = frames[:, 0], []
+        for features, _, actions in calls:
+            shown = model.fusion_decoder.show(features, shown, actions)
+            steps.append(shown)
+        shown = rearrange(torch.stack(steps, dim=1), "b t c h w -> (b t) c h w")
+    target = rearrange(frames[:, 1:], "b t c h w -> (b t) c h w")
+    return (shown - target).abs().mean() + gradient_difference(shown, target)
+
+
 def motion_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> torch.Tensor:
     features, _, actions = (torch.cat(parts, dim=1) for parts in zip(*calls))
     return (model.fusion_decoder.warp.cell_shifts(features, actions) - shifts).abs().mean()
@@ -139,10 +163,11 @@ def even_loss(actions: torch.Tensor, even_dims: int) -> torch.Tensor:
 
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
-                     shifts: torch.Tensor | None = None, action_noise: float = 0.0):
+                     shifts: torch.Tensor | None = None, action_noise: float = 0.0, frames: torch.Tensor | None = None):
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed (the
     readout and rest terms come as a pair).
     `shifts` (`b (t-1) h w 2`, `dila.block_motion.block_shifts` of the clip's frames): the motion term's target.
+    `frames` (`b t c H W` in [0, 1], the clip the tokens encode): the pixel term's.
     `action_noise`: the standard deviation of Gaussian noise added to the latent actions that the forward
     model and the decoder read (not to those the inverse-model terms compare), so that a faint signal in
     the action cannot tell the decoder what the frame could.
@@ -161,7 +186,9 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.reads_shifts and shifts is None:
         term = next(term for term in SHIFT_TERMS if getattr(weights, term))
         raise ValueError(f"the {term} term needs the clip's block-matched shifts")
-    with warp_calls(model) if weights.motion else nullcontext() as calls:
+    if weights.pixel and frames is None:
+        raise ValueError("the pixel term needs the clip's frames")
+    with warp_calls(model) if weights.motion or weights.pixel else nullcontext() as calls:
         if phase == 1:
             predicted = structure[:, :-1] + delta
             tokens = from_grid(model.render_next(predicted, grid, enc.memory, used))
@@ -188,5 +215,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         terms["readout"], terms["rest"] = readout_loss(actions, shifts, model.config.inverse_even_dims)
     if weights.even:
         terms["even"] = even_loss(actions, model.config.inverse_even_dims)
+    if weights.pixel:
+        terms["pixel"] = pixel_loss(model, calls, frames, phase)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

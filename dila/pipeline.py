@@ -5,11 +5,17 @@ the codec lost of the last observed frame (that frame minus its own decoding) is
 what does not move stays exactly as observed instead of at the codec's reconstruction quality.
 `Pipeline(..., keep_detail=False)` shows the decoded tokens alone (as do frames at another size than
 the codec's).
+
+`Pipeline(..., render="pixels")` (warping decoders) renders generated frames in pixels instead: the
+warp's move applied to the last frame as shown (the observed frame, then each generated one), plus the
+residual head's change in the codec's pixel view (`FusionDecoder.show`), so that a moved object keeps
+its pixels and lands where the warp says, not where the codec's 64-d view of the moved patch puts it.
+The model itself goes on from its predicted tokens, as in training (the pixel term, `dila.losses`).
 """
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -18,6 +24,8 @@ from einops import rearrange
 from dila.codecs import load_codec
 from dila.codecs.base import FrameCodec
 from dila.world_model import DiLAWorldModel, WorldState
+
+RENDERS = ("tokens", "pixels")
 
 
 @dataclass
@@ -34,6 +42,7 @@ class PixelState(WorldState):
     """A rollout's state with the detail (float32 `h w 3`, or None) that its frames get back."""
 
     detail: np.ndarray | None = None
+    shown: torch.Tensor | None = None  # the last frame as shown, float `1 c H W` in [0, 1] (pixel rendering)
 
 
 def with_detail(frames: np.ndarray, detail: np.ndarray | None) -> np.ndarray:
@@ -45,15 +54,18 @@ def with_detail(frames: np.ndarray, detail: np.ndarray | None) -> np.ndarray:
 
 class Pipeline:
     def __init__(self, model: DiLAWorldModel, codec: FrameCodec | str, device: str | torch.device = "cpu",
-                 keep_detail: bool = True):
-        """`codec`: a codec object, a light-codec directory, or `"rae"` (see `load_codec`)."""
+                 keep_detail: bool = True, render: str = "tokens"):
+        """`codec`: a codec object, a light-codec directory, or `"rae"` (see `load_codec`); `render`:
+        "tokens" or "pixels" (see above)."""
+        if render not in RENDERS:
+            raise ValueError(f"render must be one of {RENDERS}, got {render!r}")
         codec = load_codec(codec, device=device)
         if codec.latent_dim != model.config.embed_dim:
             raise ValueError(f"codec makes {codec.latent_dim}-d tokens, the world model expects {model.config.embed_dim}")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.codec = codec.to(self.device).eval() if isinstance(codec, torch.nn.Module) else codec
-        self.keep_detail = keep_detail
+        self.keep_detail, self.render = keep_detail, render
 
     def without_detail(self) -> "Pipeline":
         """The same model and codec, showing decoded tokens alone."""
@@ -62,13 +74,14 @@ class Pipeline:
         return plain
 
     @classmethod
-    def from_pretrained(cls, source=None, codec=None, device: str | torch.device = "cpu", **kwargs) -> "Pipeline":
+    def from_pretrained(cls, source=None, codec=None, device: str | torch.device = "cpu", render: str = "tokens",
+                        **kwargs) -> "Pipeline":
         """The bundled model and its light codec by default; any `load_world_model` source and a
         codec (object, directory, or `"rae"` for the published one) otherwise."""
         from dila.hub import BUNDLED, load_world_model
 
         model = load_world_model(BUNDLED if source is None else source, device=device, **kwargs)
-        return cls(model, BUNDLED / "codec" if codec is None else codec, device)
+        return cls(model, BUNDLED / "codec" if codec is None else codec, device, render=render)
 
     @property
     def image_size(self) -> int:
@@ -100,6 +113,58 @@ class Pipeline:
             return None
         return np.asarray(frames, np.float32) - decoded
 
+    @property
+    def renders_pixels(self) -> bool:
+        """Whether generated frames are rendered in pixels (asked for, shown with detail, a warping decoder)."""
+        warp = getattr(self.model.fusion_decoder, "warp", None)
+        return self.render == "pixels" and self.keep_detail and warp is not None and warp.ready
+
+    def _pixels(self, frames: np.ndarray) -> torch.Tensor | None:
+        """uint8 `n h w 3` at the codec's size -> float `n c h w` in [0, 1]; None at another size or
+        without pixel rendering."""
+        frames = np.asarray(frames)
+        if not self.renders_pixels or frames.shape[1:3] != (self.image_size, self.image_size):
+            return None
+        return rearrange(torch.from_numpy(frames).to(self.device).float().div(255), "n h w c -> n c h w")
+
+    @staticmethod
+    def _frames(pixels: torch.Tensor) -> np.ndarray:
+        return rearrange(pixels.clamp(0, 1).mul(255).round().byte(), "n c h w -> n h w c").cpu().numpy()
+
+    def _advance_shown(self, state: WorldState, action: torch.Tensor, shown: torch.Tensor):
+        """Structure, tokens and shown pixels after `action` `b a`."""
+        structure, tokens, pixels = self.model.preview_shown(state, action, shown)
+        return structure, tokens, pixels.clamp(0, 1)
+
+    @torch.no_grad()
+    def shown_one_step(self, frames: np.ndarray) -> np.ndarray:
+        """Teacher-forced one-step predictions of clips uint8 `b t h w 3` at the codec's size, rendered in
+        pixels: `b (t-1) h w 3`."""
+        b = len(frames)
+        pixels = self._pixels(rearrange(np.asarray(frames), "b t h w c -> (b t) h w c"))
+        if pixels is None:
+            raise ValueError("pixel rendering needs a warping decoder and frames at the codec's size")
+        tokens = rearrange(self.codec.encode(pixels), "(b t) d h w -> b t d h w", b=b)
+        shown = self.model.one_step_shown(tokens, rearrange(pixels, "(b t) c h w -> b t c h w", b=b))
+        return rearrange(self._frames(shown), "(b t) h w c -> b t h w c", b=b)
+
+    @torch.no_grad()
+    def shown_rollout(self, context: np.ndarray, actions: torch.Tensor) -> np.ndarray:
+        """Frames after context clips uint8 `b t h w 3` (codec size), one per action of `b n a`, rendered
+        in pixels: `b n h w 3`."""
+        context = np.asarray(context)
+        pixels = self._pixels(rearrange(context, "b t h w c -> (b t) h w c"))
+        if pixels is None:
+            raise ValueError("pixel rendering needs a warping decoder and frames at the codec's size")
+        state = self.model.start(rearrange(self.codec.encode(pixels), "(b t) d h w -> b t d h w", b=len(context)))
+        shown = rearrange(pixels, "(b t) c h w -> b t c h w", b=len(context))[:, -1]
+        frames = []
+        for action in actions.unbind(dim=1):
+            structure, tokens, shown = self._advance_shown(state, action, shown)
+            state = self.model.commit(state, structure, tokens)
+            frames.append(self._frames(shown))
+        return np.stack(frames, axis=1)
+
     # operations
     @torch.no_grad()
     def encode_clip(self, frames: np.ndarray) -> ClipEncoding:
@@ -112,6 +177,8 @@ class Pipeline:
     @torch.no_grad()
     def predict_next(self, frames: np.ndarray) -> np.ndarray:
         """Teacher-forced one-step predictions of frames 1..t-1 of a clip: uint8 `(t-1) h w 3`."""
+        if self._pixels(np.asarray(frames)[:1]) is not None:
+            return self.shown_one_step(np.asarray(frames)[None])[0]
         tokens = self.tokenize(frames)
         predicted = self.detokenize(self.model.one_step(tokens))
         return with_detail(predicted, self.detail(np.asarray(frames)[:-1], tokens[:, :-1]))
@@ -121,17 +188,23 @@ class Pipeline:
         """Begin an imagined rollout after the context frames (uint8 `t h w 3`, t >= 1)."""
         tokens = self.tokenize(context)
         state = self.model.start(tokens)
-        detail = self.detail(np.asarray(context)[-1:], tokens[:, -1:])
-        return PixelState(**vars(state), detail=None if detail is None else detail[0])
+        shown = self._pixels(np.asarray(context)[-1:])
+        detail = None if shown is not None else self.detail(np.asarray(context)[-1:], tokens[:, -1:])
+        return PixelState(**vars(state), detail=None if detail is None else detail[0], shown=shown)
 
     @torch.no_grad()
     def preview(self, state: WorldState, action: np.ndarray) -> np.ndarray:
         """The next frame for `action` (a slider position), without committing: uint8 `h w 3`."""
+        if getattr(state, "shown", None) is not None:
+            return self._frames(self.model.preview_shown(state, self._action(action), state.shown)[2])[0]
         _, tokens = self.model.preview(state, self._action(action))
         return with_detail(self.detokenize(tokens.permute(0, 1, 4, 2, 3))[0], getattr(state, "detail", None))
 
     @torch.no_grad()
     def step(self, state: WorldState, action: np.ndarray) -> tuple[np.ndarray, WorldState]:
+        if getattr(state, "shown", None) is not None:
+            structure, tokens, shown = self._advance_shown(state, self._action(action), state.shown)
+            return self._frames(shown)[0], replace(self.model.commit(state, structure, tokens), shown=shown)
         tokens, state = self.model.step(state, self._action(action))
         return with_detail(self.detokenize(tokens)[0], getattr(state, "detail", None)), state
 
@@ -139,6 +212,8 @@ class Pipeline:
     def rollout(self, context: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Frames after the context, one per action: uint8 `n h w 3`."""
         context = np.asarray(context)
+        if self._pixels(context[-1:]) is not None:
+            return self.shown_rollout(context[None], self._actions(actions))[0]
         tokens = self.tokenize(context)
         generated, _ = self.model.predict(tokens, self._actions(actions))
         return with_detail(self.detokenize(generated), self.detail(context[-1:], tokens[:, -1:]))

@@ -81,6 +81,7 @@ class TrainArgs:
     readout_weight: float = 0.0
     rest_weight: float = 0.0
     even_weight: float = 0.0
+    pixel_weight: float = 0.0
     action_noise: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
     stop_after: int | None = None
@@ -189,8 +190,8 @@ class Objective(torch.nn.Module):
         super().__init__()
         self.model, self.phase, self.weights, self.action_noise = model, phase, weights, action_noise
 
-    def forward(self, tokens: torch.Tensor, shifts: torch.Tensor | None = None):
-        return world_model_loss(self.model, tokens, self.phase, self.weights, shifts, self.action_noise)
+    def forward(self, tokens: torch.Tensor, shifts: torch.Tensor | None = None, frames: torch.Tensor | None = None):
+        return world_model_loss(self.model, tokens, self.phase, self.weights, shifts, self.action_noise, frames)
 
 
 def train(args: TrainArgs) -> Path:
@@ -215,7 +216,7 @@ def train(args: TrainArgs) -> Path:
     weights = LossWeights(symmetry=args.symmetry_weight, oracle=args.oracle_weight,
                           detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight,
                           motion=args.motion_weight, readout=args.readout_weight,
-                          rest=args.rest_weight, even=args.even_weight)
+                          rest=args.rest_weight, even=args.even_weight, pixel=args.pixel_weight)
     objective = Objective(model, args.phase, weights, args.action_noise)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
@@ -229,7 +230,7 @@ def train(args: TrainArgs) -> Path:
         frames = next(batches)["frames"]
         tokens = encode_clips(codec, frames)
         shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.reads_shifts else None
-        loss, terms = objective(tokens, shifts)
+        loss, terms = objective(tokens, shifts, frames if weights.pixel else None)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(objective.parameters(), args.max_grad_norm)

@@ -131,14 +131,25 @@ class DiLAWorldModel(nn.Module):
         structure = self.advance(state.structure, action[:, None])
         return structure, self.render(structure, state.first_frame, state.memory, state.last_frame, action[:, None])
 
-    def step(self, state: WorldState, action: torch.Tensor) -> tuple[torch.Tensor, WorldState]:
-        """Commit one action `b a`: returns the frame's tokens `b d h w` and the next state. The
-        generated frame goes back through the encoders, and the memory takes one recurrent step."""
-        structure, tokens = self.preview(state, action)
+    def preview_shown(self, state: WorldState, action: torch.Tensor, shown: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """`preview`, and the next frame in pixels (`b c H W`) from the last one as shown (`shown`, `b c H W`):
+        the warp's move applied to those pixels (`FusionDecoder.show`; warping decoders only)."""
+        structure = self.advance(state.structure, action[:, None])
+        decoder = self.fusion_decoder
+        x, last = decoder.fuse(self.structure_lift(structure), state.first_frame, state.memory, state.last_frame)
+        return structure, decoder.output(x, last, action[:, None]), decoder.show(x, shown, action[:, None])
+
+    def commit(self, state: WorldState, structure: torch.Tensor, tokens: torch.Tensor) -> WorldState:
+        """The state after the frame `tokens` (`b 1 h w d`) reached with `structure`: the frame goes back
+        through the encoders, and the memory takes one recurrent step."""
         features = self.structure_encoder(tokens)
         memory, states = self.content_memory.step(self.content_encoder(features), state.states)
-        next_state = replace(state, structure=structure, memory=memory, states=states, last_frame=tokens)
-        return from_grid(tokens)[:, 0], next_state
+        return replace(state, structure=structure, memory=memory, states=states, last_frame=tokens)
+
+    def step(self, state: WorldState, action: torch.Tensor) -> tuple[torch.Tensor, WorldState]:
+        """Commit one action `b a`: returns the frame's tokens `b d h w` and the next state."""
+        structure, tokens = self.preview(state, action)
+        return from_grid(tokens)[:, 0], self.commit(state, structure, tokens)
 
     # the published semantics
     def latent_actions(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,6 +164,17 @@ class DiLAWorldModel(nn.Module):
         actions = self.infer_actions(enc.structure)
         predicted = self.advance(enc.structure[:, :-1], actions)
         return from_grid(self.render_next(predicted, grid, enc.memory, actions))
+
+    def one_step_shown(self, x: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+        """`one_step` rendered in pixels (warping decoders): frames 0..t-2 as shown (`pixels` `b t c H W`, the
+        clip's frames) moved and changed into predictions of frames 1..t-1, `(b (t-1)) c H W`."""
+        grid = to_grid(x)
+        enc = self.encode_grid(grid)
+        actions = self.infer_actions(enc.structure)
+        predicted = self.advance(enc.structure[:, :-1], actions)
+        decoder = self.fusion_decoder
+        features, _ = decoder.fuse(self.structure_lift(predicted), grid[:, :1], enc.memory[:, :-1], grid[:, :-1])
+        return decoder.show(features, rearrange(pixels[:, :-1], "b t c h w -> (b t) c h w"), actions)
 
     def predict(self, x_context: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Roll out `actions` (`b n a`) after the context: tokens `b n d h w`, structure `b n h w s`."""

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import torch
 from einops import rearrange
 from torch import nn
 
@@ -42,6 +43,30 @@ class PatchCodec(nn.Module):
 
     def decode(self, latents):
         return rearrange(latents, "b (c p q) h w -> b c (h p) (w q)", p=self.patch, q=self.patch)
+
+
+def shifting_model(config, patch: int, shift: int = 2, mode: str = "flow", to_pixels: torch.Tensor | None = None):
+    """A warping world model (`config`'s sizes, 3-channel `patch`-px patches) whose warp moves everything
+    `shift` px right whatever the action, its head still at "no change". Its tokens are patch pixels: in
+    the warp's `(p q c)` order, or as the token -> pixel matrix `to_pixels` says (a permutation)."""
+    from dataclasses import replace
+
+    from dila import DiLAWorldModel
+
+    d = 3 * patch * patch
+    config = replace(config, embed_dim=d, residual_decoder=True, decoder_warp=3, warp_patch=patch,
+                     warp_channels=3, warp_mode=mode, dropout=0.0)
+    model = DiLAWorldModel(config).eval()
+    warp = model.fusion_decoder.warp
+    view = torch.eye(d) if to_pixels is None else to_pixels
+    with torch.no_grad():
+        warp.to_pixels.copy_(view)
+        warp.to_tokens.copy_(view.T)
+        warp.shifts.bias.fill_(-1e3)
+        warp.shifts.bias[[warp.radius - shift, 3 * warp.radius + 1]] = 0.0
+        if mode == "blend":
+            warp.gate.bias.fill_(1.0)
+    return model
 
 
 class RunningApp:

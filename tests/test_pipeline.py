@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 import torch
-from helpers import PatchCodec, free_port
+from einops import rearrange
+from helpers import PatchCodec, free_port, shifting_model
 
 from dila import DiLAConfig, DiLAWorldModel
 from dila.pipeline import Pipeline
@@ -94,6 +95,29 @@ def test_generated_frames_keep_what_the_codec_lost_of_the_observed_frame(tiny_co
     plain = pipeline.without_detail()
     assert np.array_equal(plain.preview(plain.start(clip[:2]), action), decoded)
     assert pipeline.keep_detail
+
+
+def test_a_warping_decoder_is_shown_in_pixels_the_last_frame_moved(tiny_config, clip):
+    patch = PatchCodec()
+    pixel_of_token = torch.arange(48).reshape(3, 4, 4).permute(1, 2, 0).flatten()  # (c p q) token -> (p q c) pixel
+    model = shifting_model(tiny_config, 4, to_pixels=torch.eye(48)[pixel_of_token])
+    assert not Pipeline(model, patch).renders_pixels
+    pipeline = Pipeline(model, patch, render="pixels")
+    assert pipeline.renders_pixels and not pipeline.without_detail().renders_pixels
+    with pytest.raises(ValueError, match="render must be one of"):
+        Pipeline(model, patch, render="splat")
+    right = lambda frame, k: np.concatenate((np.repeat(frame[:, :1], k, axis=1), frame[:, :-k]), axis=1)
+    action = np.zeros(pipeline.model.config.action_dim, np.float32)
+    state = pipeline.start(clip[:2])
+    assert np.array_equal(pipeline.preview(state, action), right(clip[1], 2))
+    frame, state = pipeline.step(state, action)
+    assert np.array_equal(frame, right(clip[1], 2))
+    assert np.array_equal(pipeline.detokenize(rearrange(state.last_frame, "1 t h w d -> 1 t d h w"))[0], frame)
+    assert np.array_equal(pipeline.step(state, action)[0], right(clip[1], 4))
+    assert np.array_equal(pipeline.rollout(clip[:2], np.stack([action] * 3)), [right(clip[1], k) for k in (2, 4, 6)])
+    assert np.array_equal(pipeline.predict_next(clip), [right(f, 2) for f in clip[:-1]])
+    larger = np.repeat(np.repeat(clip, 2, axis=1), 2, axis=2)  # frames at another size: tokens, decoded
+    assert pipeline.start(larger[:1]).shown is None
 
 
 def test_rebind_shapes_and_dependence(pipeline, clip):

@@ -2,6 +2,7 @@
 learns a shift from the loss, and takes its pixel view from a light codec."""
 from dataclasses import replace
 
+import helpers
 import pytest
 import torch
 from einops import rearrange
@@ -186,3 +187,45 @@ def test_the_sharpness_term_needs_a_warping_decoder_and_trains_it(tiny_config):
     assert model.fusion_decoder.head.fc2.weight.grad.abs().sum() > 0
     assert "sharpness" not in world_model_loss(model, x, 1, LossWeights())[1]
 
+
+
+def shifting_model(tiny_config, shift: int = 2, mode: str = "flow") -> DiLAWorldModel:
+    return helpers.shifting_model(tiny_config, PATCH, shift, mode)
+
+
+def test_the_pixel_term_scores_the_true_frame_moved_by_the_warp(tiny_config):
+    torch.manual_seed(0)
+    images = torch.nn.functional.avg_pool2d(torch.rand(2, CHANNELS, 20, 20), 3, 1)[..., :16, :16]
+    frames = torch.stack((images, torch.roll(images, 2, dims=-1)), dim=1)  # b t c H W: moved right 2 px
+    x = rearrange(frames, "b t c (h p) (w q) -> b t (p q c) h w", p=PATCH, q=PATCH)
+    weights = LossWeights(pixel=1.0)
+    interior = lambda m: world_model_loss(m, x, 1, weights, frames=frames)[1]["pixel"]
+    moving = shifting_model(tiny_config, shift=2)
+    assert interior(moving) < 0.25 * interior(shifting_model(tiny_config, shift=0))  # what is left is the rolled-in border
+    still = shifting_model(tiny_config, shift=0)
+    still.fusion_decoder.warp.shifts.bias.data.zero_()  # an undecided warp, which the term can teach
+    interior(still).backward()
+    assert still.fusion_decoder.head.fc2.weight.grad.abs().sum() > 0
+    assert still.fusion_decoder.warp.shifts.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="pixel term needs the clip's frames"):
+        world_model_loss(moving, x, 1, weights)
+    three = torch.cat((frames, torch.roll(frames[:, 1:], 2, dims=-1)), dim=1)  # a rollout: each step moves on
+    rolled = rearrange(three, "b t c (h p) (w q) -> b t (p q c) h w", p=PATCH, q=PATCH)
+    phase2 = lambda m: world_model_loss(m, rolled, 2, weights, frames=three)[1]["pixel"]
+    assert phase2(moving) < 0.25 * phase2(shifting_model(tiny_config, shift=0))
+
+
+@pytest.mark.parametrize("mode", ["blend", "flow"])
+@torch.no_grad()
+def test_the_shown_frame_is_the_last_one_moved_and_agrees_with_lossless_tokens(tiny_config, mode):
+    model = shifting_model(tiny_config, mode=mode)
+    decoder = model.fusion_decoder
+    decoder.head.fc2.bias.normal_()  # a head that changes something
+    image = torch.rand(1, CHANNELS, 16, 16)
+    tokens = rearrange(image, "b c (h p) (w q) -> b 1 h w (p q c)", p=PATCH, q=PATCH)
+    features = torch.randn(1, 1, 4, 4, model.config.embed_dim)
+    action = torch.randn(1, 1, model.config.action_dim)
+    moved = torch.cat((image[..., :1].expand(-1, -1, -1, 2), image[..., :-2]), dim=-1)
+    shown = decoder.show(features, image, action)
+    torch.testing.assert_close(shown, moved + decoder.warp.pixels(decoder.head(features)))
+    torch.testing.assert_close(decoder.warp.pixels(decoder.output(features, tokens, action)), shown)

@@ -78,6 +78,12 @@ class FusionDecoder(nn.Module):
         """`last_frame` (residual decoders only): the frame the change is rendered onto, by default the first;
         `actions` `b t a` (warping decoders only): the latent actions that lead to the rendered frames
         (without them the decoder does not warp)."""
+        x, last_frame = self.fuse(x, first_frame, memory, last_frame)
+        return self.output(x, last_frame, actions)
+
+    def fuse(self, x: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
+             last_frame: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The layers: features `b t h w d`, and the last frame they were fused with (residual decoders)."""
         b, t, h, w, _ = x.shape
         first_frame = first_frame.expand(b, t, -1, -1, -1)
         if self.residual:
@@ -89,9 +95,17 @@ class FusionDecoder(nn.Module):
         frame_bias = bias if self.frame_is_last else None
         for layer in self.layers:
             x = layer(x, frame, context, bias, frame_bias)
+        return x, last_frame
+
+    def output(self, x: torch.Tensor, last_frame: torch.Tensor | None, actions: torch.Tensor | None) -> torch.Tensor:
         if not self.residual:
             return self.norm_out(x)
         change = self.head(x)
         if self.warp is not None and actions is not None:
             change = change + self.warp(x, last_frame, actions)
         return last_frame + change
+
+    def show(self, x: torch.Tensor, pixels: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """The next frame in pixels, `(b t) c H W`: the last frame as shown (`pixels`, not its tokens) moved by
+        the warp, plus the residual head's change in the warp's pixel view (what the pixel loss term trains)."""
+        return self.warp.move(pixels, self.warp.hidden(x, actions)) + self.warp.pixels(self.head(x))

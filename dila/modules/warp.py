@@ -115,17 +115,19 @@ class PixelWarp(nn.Module):
 
     def forward(self, features: torch.Tensor, last_frame: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """features, last_frame: `b t h w d`, actions: `b t a` -> the change of tokens `b t h w d`."""
-        b = features.shape[0]
-        hidden = self.hidden(features, actions)
         pixels = self.pixels(last_frame)
+        change = self.move(pixels, self.hidden(features, actions)) - pixels
+        change = rearrange(change, "(b t) c (h p) (w q) -> b t h w (p q c)", b=features.shape[0], p=self.patch, q=self.patch)
+        return change @ self.to_tokens.T
+
+    def move(self, pixels: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """Images `(b t) c H W` moved as `hidden` (`b t h w hidden`) says: any pixels at the warp's grid,
+        its own view of the last frame's tokens or the frame itself."""
         k_x, k_y = self.distributions(hidden)
         if self.mode == "flow":
-            moved = follow(pixels, self.expected_shift(k_x), self.expected_shift(k_y))
-        else:
-            moved = shift_along(shift_along(pixels, k_x, -1), k_y, -2)
-        change = rearrange(moved - pixels, "(b t) c (h p) (w q) -> b t h w (p q c)", b=b, p=self.patch, q=self.patch)
-        change = change @ self.to_tokens.T
-        return change if self.mode == "flow" else self.gate(hidden) * change
+            return follow(pixels, self.expected_shift(k_x), self.expected_shift(k_y))
+        gate = F.interpolate(rearrange(self.gate(hidden), "b t h w 1 -> (b t) 1 h w"), scale_factor=self.patch, mode="nearest")
+        return pixels + gate * (shift_along(shift_along(pixels, k_x, -1), k_y, -2) - pixels)
 
     def cell_shifts(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """The mean shift of each cell's distributions, `b t h w 2` (x then y, in pixels): where the warp
