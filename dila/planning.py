@@ -204,7 +204,9 @@ def plan(
                    elites=elites, method=method, seed=seed)
     tokens, _ = model.predict(start, found.actions[None])
     final = (tokens[:, -1:] - goal).pow(2).mean().item()
-    return Plan(found.actions.cpu().numpy(), pipeline.detokenize(tokens), found.history, final)
+    actions = found.actions.cpu().numpy()
+    frames = pipeline.rollout(np.asarray(start_frame)[None], actions) if pipeline.renders_pixels else pipeline.detokenize(tokens)
+    return Plan(actions, frames, found.history, final)
 
 
 def _as_prior(pipeline: Pipeline, prior: ActionPrior | np.ndarray | None) -> ActionPrior:
@@ -327,13 +329,15 @@ class TaskResult:
 
 
 def plan_success(pipeline: Pipeline, task: PlanningTask, tolerance: float = 3.0, **plan_kwargs) -> TaskResult:
-    """Plan from the task's start to its goal and measure, on pixels, whether it got there."""
+    """Plan from the task's start to its goal and measure, on pixels, whether it got there: the start, the goal
+    and the background as the pipeline shows frames (through the codec, or as they are with pixel rendering)."""
     if task.start.shape[0] != pipeline.image_size:
         raise ValueError(f"task frames are {task.start.shape[0]} px, the codec's {pipeline.image_size} px")
     result = plan(pipeline, task.start, task.goal, horizon=task.goal_index, **plan_kwargs)
     scene, zoom = task.clip.scene, float(task.clip.states[task.goal_index, 3])
-    start, goal = through_codec(pipeline, np.stack((task.start, task.goal)))
-    background = None if scene.camera else through_codec(pipeline, scene.backdrop[None])[0]
+    shown = (lambda frames: frames) if pipeline.renders_pixels else partial(through_codec, pipeline)
+    start, goal = shown(np.stack((task.start, task.goal)))
+    background = None if scene.camera else shown(scene.backdrop[None])[0]
     where = partial(position, scene=scene, background=background, zoom=zoom)
     goal_at = where(goal)
     error = float(np.linalg.norm(where(result.frames[-1]) - goal_at))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from helpers import PatchCodec
+from helpers import PatchCodec, shifting_model
 
 from dila import DiLAConfig, DiLAWorldModel
 from dila.data.procedural import render_clip, sample_clip, sample_scene
@@ -100,6 +100,13 @@ def test_plan_shapes_determinism_and_progress(pipeline, task, prior):
     again = plan(pipeline, task.start, task.goal, seed=0, **kwargs)
     assert np.array_equal(again.actions, result.actions) and again.cost_history == result.cost_history
     assert not np.array_equal(plan(pipeline, task.start, task.goal, seed=1, **kwargs).actions, result.actions)
+
+
+def test_a_pixel_rendering_pipeline_plans_with_the_frames_it_shows(tiny_config, task, prior):
+    pipeline = Pipeline(shifting_model(tiny_config, 4), PatchCodec(image_size=32), render="pixels")
+    result = plan(pipeline, task.start, task.goal, horizon=3, iterations=2, samples=8, elites=2, prior=prior)
+    right = lambda frame, k: np.concatenate((np.repeat(frame[:, :1], k, axis=1), frame[:, :-k]), axis=1)
+    assert np.array_equal(result.frames, [right(task.start, k) for k in (2, 4, 6)])
 
 
 def test_plan_with_token_cost_mppi_and_reference_actions(pipeline, task):
