@@ -18,6 +18,10 @@ Six terms for small models, off in the published objective:
     motion             L1 distance of a warping decoder's mean shift per cell from the block-matched shift
                        of the true frames (`dila.block_motion`): the video itself says where each cell's
                        pixels came from, and the warp, given the latent action, must say the same
+    stretch            the motion term for the action scaled by k (uniform in `STRETCH`, per transition) against k
+                       times the block-matched shifts (within the warp's radius), on the same decoder features:
+                       a larger action moves the same cells further, and cells that stay, stay however large
+                       the action (what a slider asks beyond the actions seen in training)
     readout            MSE of the latent action's first four coordinates against the content's dominant
                        similarity motion fitted to those block-matched shifts (`dila.block_motion.dominant_motion`:
                        move x, move y, growth, turn, in pixels): the action says the motion along fixed axes
@@ -46,7 +50,8 @@ from einops import rearrange
 from dila.block_motion import dominant_motion
 from dila.world_model import DiLAWorldModel, from_grid, to_grid
 
-SHIFT_TERMS = ("motion", "readout", "rest")
+SHIFT_TERMS = ("motion", "stretch", "readout", "rest")
+STRETCH = (0.5, 2.5)
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class LossWeights:
     detached_dynamics: float = 0.0
     sharpness: float = 0.0
     motion: float = 0.0
+    stretch: float = 0.0
     readout: float = 0.0
     rest: float = 0.0
     even: float = 0.0
@@ -141,6 +147,14 @@ def motion_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> tor
     return (model.fusion_decoder.warp.cell_shifts(features, actions) - shifts).abs().mean()
 
 
+def stretch_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> torch.Tensor:
+    features, _, actions = (torch.cat(parts, dim=1) for parts in zip(*calls))
+    warp = model.fusion_decoder.warp
+    k = torch.empty(*actions.shape[:2], 1, device=actions.device).uniform_(*STRETCH)
+    target = (k[..., None, None] * shifts).clamp(-warp.radius, warp.radius)
+    return (warp.cell_shifts(features, k * actions) - target).abs().mean()
+
+
 def readout_loss(actions: torch.Tensor, shifts: torch.Tensor, even_dims: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(readout, rest): the MSE of the action's first coordinates against the dominant motion, and the
     mean square of the other coordinates but the last `even_dims`."""
@@ -188,7 +202,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         raise ValueError(f"the {term} term needs the clip's block-matched shifts")
     if weights.pixel and frames is None:
         raise ValueError("the pixel term needs the clip's frames")
-    with warp_calls(model) if weights.motion or weights.pixel else nullcontext() as calls:
+    with warp_calls(model) if weights.motion or weights.stretch or weights.pixel else nullcontext() as calls:
         if phase == 1:
             predicted = structure[:, :-1] + delta
             tokens = from_grid(model.render_next(predicted, grid, enc.memory, used))
@@ -211,6 +225,8 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         terms["sharpness"] = sharpness_loss(model, tokens, x[:, 1:])
     if weights.motion:
         terms["motion"] = motion_loss(model, calls, shifts)
+    if weights.stretch:
+        terms["stretch"] = stretch_loss(model, calls, shifts)
     if weights.readout or weights.rest:
         terms["readout"], terms["rest"] = readout_loss(actions, shifts, model.config.inverse_even_dims)
     if weights.even:

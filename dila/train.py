@@ -78,6 +78,7 @@ class TrainArgs:
     detached_dynamics_weight: float = 0.0
     sharpness_weight: float = 0.0
     motion_weight: float = 0.0
+    stretch_weight: float = 0.0
     readout_weight: float = 0.0
     rest_weight: float = 0.0
     even_weight: float = 0.0
@@ -215,7 +216,7 @@ def train(args: TrainArgs) -> Path:
                         num_workers=args.workers, drop_last=True, generator=generator)
     weights = LossWeights(symmetry=args.symmetry_weight, oracle=args.oracle_weight,
                           detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight,
-                          motion=args.motion_weight, readout=args.readout_weight,
+                          motion=args.motion_weight, stretch=args.stretch_weight, readout=args.readout_weight,
                           rest=args.rest_weight, even=args.even_weight, pixel=args.pixel_weight)
     objective = Objective(model, args.phase, weights, args.action_noise)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)

@@ -151,6 +151,26 @@ def test_the_motion_term_teaches_the_warp_and_the_inverse_model(tiny_config):
     assert all(p.grad.abs().sum() > 0 for p in model.inverse_model.parameters())
 
 
+def test_the_stretch_term_asks_a_larger_action_to_move_the_same_cells_further(tiny_config):
+    torch.manual_seed(0)
+    model = warping_model(tiny_config)
+    warp = model.fusion_decoder.warp
+    x = torch.randn(2, 3, tiny_config.embed_dim, 4, 4)
+    still = torch.zeros(2, 2, 4, 4, 2)
+    with torch.no_grad():  # all mass on x = -2, y = +1, whatever the action's scale
+        warp.shifts.weight.zero_()
+        warp.shifts.bias.fill_(-100.0)
+        warp.shifts.bias[[0, 5 + 3]] = 100.0
+    _, terms = world_model_loss(model, x, 1, LossWeights(stretch=1.0), still)
+    torch.testing.assert_close(terms["stretch"], torch.tensor(1.5))  # still cells stay however large the action
+    with torch.no_grad():  # shifts that follow the action: the term reaches the warp through the scaled action
+        warp.shifts.bias.zero_()
+        warp.shifts.weight.normal_(std=0.1)
+    _, terms = world_model_loss(model, x, 1, LossWeights(stretch=1.0), torch.ones(2, 2, 4, 4, 2))
+    terms["stretch"].backward()
+    assert warp.action.weight.grad.abs().sum() > 0
+
+
 def test_a_run_with_the_motion_and_readout_terms_logs_them(tmp_path, tiny_config):
     torch.manual_seed(0)
     LightCodec(LightCodecConfig(image_size=32, grid_size=4, latent_dim=32, width=16, decoder_blocks=1)).save_pretrained(tmp_path / "codec")
@@ -158,10 +178,11 @@ def test_a_run_with_the_motion_and_readout_terms_logs_them(tmp_path, tiny_config
     run = tmp_path / "run"
     train(parse_args(["--out", str(run), "--codec", str(tmp_path / "codec"), "--model-config", str(tmp_path / "model.json"),
                       "--batch-size", "2", "--frames", "3", "--num-clips", "8", "--log-every", "1", "--warmup", "1",
-                      "--steps", "2", "--motion-weight", "0.5", "--readout-weight", "0.1", "--rest-weight", "0.1"]))
+                      "--steps", "2", "--motion-weight", "0.5", "--readout-weight", "0.1", "--rest-weight", "0.1",
+                      "--stretch-weight", "0.5"]))
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
-    assert all(0 <= r["motion"] <= 2 * 2 and r["readout"] > 0 and r["rest"] > 0 for r in records)
+    assert all(0 <= r["motion"] <= 2 * 2 and 0 <= r["stretch"] <= 2 * 2 and r["readout"] > 0 and r["rest"] > 0 for r in records)
 
 
 def test_action_noise_reaches_what_reads_the_action_and_not_what_compares_it(tiny_config):
