@@ -43,6 +43,8 @@ class DiLAConfig:
       codec when training starts); needs `residual_decoder`.
     - `warp_mode`: how the warp moves pixels, "blend" (each pixel a mixture of the shifted images,
       added through a gate) or "flow" (each pixel read from one place: the mixture's mean shift).
+    - `render`: how a pipeline shows generated frames by default (`dila.pipeline`), "tokens" (decoded) or
+      "pixels" (the warp's move applied to the frame as shown; needs `decoder_warp`).
     """
 
     embed_dim: int = 768
@@ -88,6 +90,7 @@ class DiLAConfig:
     warp_patch: int = 8
     warp_channels: int = 3
     warp_mode: str = "blend"
+    render: str = "tokens"
 
     ff_mult: float = 4.0
     dropout: float = 0.1
@@ -113,6 +116,7 @@ class DiLAConfig:
             "time_padding": ("zeros", "replicate"),
             "decoder_frame": ("first", "last"),
             "warp_mode": ("blend", "flow"),
+            "render": ("tokens", "pixels"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -126,6 +130,8 @@ class DiLAConfig:
             raise ValueError("decoder_frame 'last' needs residual_decoder (the decoder gets the last frame)")
         if self.decoder_warp < 0 or (self.decoder_warp and not self.residual_decoder):
             raise ValueError(f"decoder_warp must be 0, or a radius in pixels with residual_decoder; got {self.decoder_warp}")
+        if self.render == "pixels" and not self.decoder_warp:
+            raise ValueError("render 'pixels' needs decoder_warp (the warp moves the shown frame)")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.robot_action_dim is not None and self.robot_action_dim <= 0:

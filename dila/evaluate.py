@@ -394,7 +394,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--render", choices=RENDERS, default="tokens", help="how generated frames are shown (`dila.pipeline`)")
+    parser.add_argument("--render", choices=RENDERS, default=None,
+                        help="how generated frames are shown (`dila.pipeline`; default: the model's `render`)")
     quick = ", ".join(f"{k}={v}" for k, v in QUICK.items())
     parser.add_argument("--quick", action="store_true", help=f"a smoke run: {quick}")
     args = parser.parse_args(argv)
@@ -414,7 +415,7 @@ def main(argv=None) -> dict:
                        horizon=args.horizon, tolerance=args.tolerance, plan_samples=args.plan_samples,
                        plan_iterations=args.plan_iterations, batch=args.batch, seed=args.seed,
                        play_clips=args.play_clips, play_steps=args.play_steps)
-    results["settings"].update(model=str(args.model), codec=codec, render=args.render)
+    results["settings"].update(model=str(args.model), codec=codec, render=pipeline.render)
     print(table(results))
     if args.out:
         Path(args.out).write_text(to_json(results))

@@ -90,7 +90,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--hold", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--render", choices=RENDERS, default="tokens", help="how generated frames are shown (`dila.pipeline`)")
+    parser.add_argument("--render", choices=RENDERS, default=None,
+                        help="how generated frames are shown (`dila.pipeline`; default: the model's `render`)")
     return parser.parse_args(argv)
 
 

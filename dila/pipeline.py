@@ -54,9 +54,10 @@ def with_detail(frames: np.ndarray, detail: np.ndarray | None) -> np.ndarray:
 
 class Pipeline:
     def __init__(self, model: DiLAWorldModel, codec: FrameCodec | str, device: str | torch.device = "cpu",
-                 keep_detail: bool = True, render: str = "tokens"):
+                 keep_detail: bool = True, render: str | None = None):
         """`codec`: a codec object, a light-codec directory, or `"rae"` (see `load_codec`); `render`:
-        "tokens" or "pixels" (see above)."""
+        "tokens" or "pixels" (see above), by default the model's (`DiLAConfig.render`)."""
+        render = model.config.render if render is None else render
         if render not in RENDERS:
             raise ValueError(f"render must be one of {RENDERS}, got {render!r}")
         codec = load_codec(codec, device=device)
@@ -74,7 +75,7 @@ class Pipeline:
         return plain
 
     @classmethod
-    def from_pretrained(cls, source=None, codec=None, device: str | torch.device = "cpu", render: str = "tokens",
+    def from_pretrained(cls, source=None, codec=None, device: str | torch.device = "cpu", render: str | None = None,
                         **kwargs) -> "Pipeline":
         """The bundled model and its light codec by default; any `load_world_model` source and a
         codec (object, directory, or `"rae"` for the published one) otherwise."""

@@ -101,8 +101,9 @@ def test_a_warping_decoder_is_shown_in_pixels_the_last_frame_moved(tiny_config, 
     patch = PatchCodec()
     pixel_of_token = torch.arange(48).reshape(3, 4, 4).permute(1, 2, 0).flatten()  # (c p q) token -> (p q c) pixel
     model = shifting_model(tiny_config, 4, to_pixels=torch.eye(48)[pixel_of_token])
-    assert not Pipeline(model, patch).renders_pixels
-    pipeline = Pipeline(model, patch, render="pixels")
+    assert not Pipeline(model, patch).renders_pixels and Pipeline(model, patch).render == "tokens"
+    model.config.render = "pixels"  # the model's own choice is the default
+    pipeline = Pipeline(model, patch)
     assert pipeline.renders_pixels and not pipeline.without_detail().renders_pixels
     with pytest.raises(ValueError, match="render must be one of"):
         Pipeline(model, patch, render="splat")

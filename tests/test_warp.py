@@ -130,6 +130,10 @@ def test_the_option_needs_a_residual_decoder_and_starts_a_trained_model_unchange
         replace(tiny_config, residual_decoder=True, decoder_warp=-1)
     with pytest.raises(ValueError, match="warp_mode"):
         replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_mode="smear")
+    with pytest.raises(ValueError, match="render 'pixels' needs decoder_warp"):
+        replace(tiny_config, render="pixels")
+    with pytest.raises(ValueError, match="render must be one of"):
+        replace(tiny_config, residual_decoder=True, decoder_warp=2, render="splat")
     torch.manual_seed(0)
     base = replace(tiny_config, residual_decoder=True, dropout=0.0)
     source = DiLAWorldModel(base).eval()
