@@ -227,12 +227,17 @@ class Pipeline:
 
     @torch.no_grad()
     def rebind(self, structure_clip: np.ndarray, content_clip: np.ndarray) -> np.ndarray:
-        """Structure (layout) of one clip rendered with the content (appearance) of another."""
+        """Structure (layout) of one clip rendered with the content (appearance) of another. A warping
+        decoder renders frame by frame, each frame moved by the structure clip's own actions."""
         structure = self.model.encode_grid(rearrange(self.tokenize(structure_clip), "b t d h w -> b t h w d")).structure
         content_tokens = rearrange(self.tokenize(content_clip), "b t d h w -> b t h w d")
         memory = self.model.encode_grid(content_tokens).memory
         index = torch.arange(structure.shape[1], device=self.device).clamp(max=memory.shape[1] - 1)
-        tokens = self.model.render(structure, content_tokens[:, :1], memory[:, index])
+        if getattr(self.model.fusion_decoder, "warp", None) is not None:
+            actions = self.model.infer_actions(structure)
+            tokens = self.model.render_along(structure, content_tokens[:, :1], memory[:, index], actions)
+        else:
+            tokens = self.model.render(structure, content_tokens[:, :1], memory[:, index])
         return self.detokenize(rearrange(tokens, "b t h w d -> b t d h w"))
 
     def _action(self, action: np.ndarray) -> torch.Tensor:

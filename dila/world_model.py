@@ -119,6 +119,18 @@ class DiLAWorldModel(nn.Module):
         the memory after each frame: `b (t-1) h w d`."""
         return self.render(structure, grid[:, :1], memory[:, :-1], grid[:, :-1], actions)
 
+    def render_along(self, structure: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
+                     actions: torch.Tensor) -> torch.Tensor:
+        """Frames `b t h w d` of a structure sequence (`b t h w s`, memory `b t h w k`) over `first_frame`: the
+        first rendered onto it, each next onto the one before and moved by the action that leads there
+        (`actions` `b (t-1) a`), as a warping decoder renders."""
+        frame = self.render(structure[:, :1], first_frame, memory[:, :1])
+        frames = [frame]
+        for t in range(1, structure.shape[1]):
+            frame = self.render(structure[:, t : t + 1], first_frame, memory[:, t : t + 1], frame, actions[:, t - 1 : t])
+            frames.append(frame)
+        return torch.cat(frames, dim=1)
+
     # interactive rollout
     def start(self, x_context: torch.Tensor) -> WorldState:
         """Encode context tokens `b t d h w`; the rollout continues from their last frame."""

@@ -121,6 +121,14 @@ def test_a_warping_decoder_is_shown_in_pixels_the_last_frame_moved(tiny_config, 
     assert pipeline.start(larger[:1]).shown is None
 
 
+def test_a_warping_decoder_rebinds_frame_by_frame_moving_the_content(tiny_config, clip):
+    pixel_of_token = torch.arange(48).reshape(3, 4, 4).permute(1, 2, 0).flatten()
+    pipeline = Pipeline(shifting_model(tiny_config, 4, to_pixels=torch.eye(48)[pixel_of_token]), PatchCodec())
+    right = lambda frame, k: np.concatenate((np.repeat(frame[:, :1], k, axis=1), frame[:, :-k]), axis=1)
+    other = np.random.default_rng(1).integers(0, 256, size=(4, 16, 16, 3), dtype=np.uint8)
+    assert np.array_equal(pipeline.rebind(clip[:4], other), [other[0]] + [right(other[0], 2 * t) for t in (1, 2, 3)])
+
+
 def test_rebind_shapes_and_dependence(pipeline, clip):
     other = np.random.default_rng(1).integers(0, 256, size=(3, 16, 16, 3), dtype=np.uint8)
     out = pipeline.rebind(clip, other)
