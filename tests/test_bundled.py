@@ -17,14 +17,15 @@ from dila.pipeline import Pipeline
 from dila.train import small_config
 
 PROBE_MARGIN = 0.2
-SHIPPED_DESIGN = replace(small_config(64), inverse_norm="frame", decoder_warp=5, warp_patch=8, warp_channels=3)
+WARP_DESIGN = replace(small_config(64), inverse_norm="frame", decoder_warp=5, warp_patch=8, warp_channels=3)
+SHIPPED_DESIGN = replace(WARP_DESIGN, warp_mode="flow", inverse_even_dims=2, render="pixels")
 
 
 def test_loads_quickly_and_runs():
     start = time.perf_counter()
     pipeline = Pipeline.from_pretrained()
     assert time.perf_counter() - start < 2.0
-    assert pipeline.model.config == SHIPPED_DESIGN and pipeline.model.fusion_decoder.warp.ready
+    assert pipeline.model.config == SHIPPED_DESIGN and pipeline.model.fusion_decoder.warp.ready and pipeline.renders_pixels
     assert isinstance(pipeline.codec, LightCodec) and pipeline.image_size == 64
     clip = np.random.default_rng(0).integers(0, 256, size=(3, 64, 64, 3), dtype=np.uint8)
     actions = pipeline.encode_clip(clip).actions
@@ -34,12 +35,13 @@ def test_loads_quickly_and_runs():
 
 def test_the_recipe_moves_one_design_through_its_stages():
     """README's recipe: stage 1 in `configs/bundled-stage1.json` (a one-way inverse model), stages 2-3 in
-    `small_config(64)`, stage 4 in `configs/bundled-frame.json` (per-frame norm), stages 5-6 in
-    `configs/bundled-warp.json`, the shipped design."""
+    `small_config(64)`, stage 4 in `configs/bundled-frame.json` (per-frame norm), stages 5-9 in
+    `configs/bundled-warp.json`, stages 10-12 in `configs/bundled-pixel.json`, the shipped design."""
     configs = Path(__file__).parents[1] / "configs"
     assert DiLAConfig.load(configs / "bundled-stage1.json") == replace(small_config(64), inverse_antisymmetric=False)
     assert DiLAConfig.load(configs / "bundled-frame.json") == replace(small_config(64), inverse_norm="frame")
-    assert DiLAConfig.load(configs / "bundled-warp.json") == SHIPPED_DESIGN
+    assert DiLAConfig.load(configs / "bundled-warp.json") == WARP_DESIGN
+    assert DiLAConfig.load(configs / "bundled-pixel.json") == SHIPPED_DESIGN
     assert DiLAConfig.load(BUNDLED / "config.json") == SHIPPED_DESIGN
 
 
@@ -67,7 +69,8 @@ def test_prediction_quality_matches_its_evaluation(one_thread):
 
 def test_latent_actions_carry_the_motion_its_evaluation_reports(one_thread):
     """A fast subset of `checkpoints/eval.json`: a probe fitted on training clips reads the signed
-    motion from held-out latent actions, and reversing a transition negates its action."""
+    motion from held-out latent actions, and reversing a transition negates its action (all but its two
+    even coordinates, bounded to a third of the rest)."""
     reported = json.loads((BUNDLED / "eval.json").read_text())["interpretability"]
     pipeline = Pipeline.from_pretrained()
     splits = [ProceduralVideoDataset(split, num_clips=n, frames=6, seed=0) for split, n in (("train", 64), ("heldout", 24))]
@@ -79,7 +82,7 @@ def test_latent_actions_carry_the_motion_its_evaluation_reports(one_thread):
     with torch.no_grad():
         structure = pipeline.model.latent_actions(tokenize_clips(pipeline, np.stack([c.frames for c in clips[1]])))[1]
         reversal = float(reversal_cosines(pipeline.model, structure).mean())
-    assert reversal < -0.99 and abs(reversal - reported["reversal_cosine"]) < 0.01
+    assert reversal < -0.9 and abs(reversal - reported["reversal_cosine"]) < 0.05
 
 
 def test_an_action_does_not_depend_on_the_clip_around_it(one_thread):

@@ -75,7 +75,11 @@ def test_bundled_model_card_says_what_it_does_well_and_not(tmp_path):
     assert f"{data['slider']['success_rate']:.0%} of tests" in lines["steer"]
     tasks = data["planning"]["tasks"]
     assert f"{data['planning']['success_rate'] * tasks:.0f} of {tasks} tasks" in lines["plan"]
-    assert "no closer to the truth than a still copy" in lines["transfer"] and "appearance" in lines["rebind"]
+    transfer = data["transfer"]
+    closer = transfer["model"]["psnr"] > transfer["copy_first"]["psnr"] + 1
+    assert f"{'closer' if closer else 'no closer'} to the truth than a still copy" in lines["transfer"]
+    assert f"({transfer['model']['psnr']:.1f} against {transfer['copy_first']['psnr']:.1f} dB" in lines["transfer"]
+    assert "appearance" in lines["rebind"]
 
 
 @pytest.mark.parametrize("cosine, error, verdict", [(0.98, 0.2, "follows this action well"),
