@@ -4,8 +4,8 @@
 
 The loss of each stage (oracle 4, detached dynamics 1; phase 1 on 12 six-frame clips unless the row
 says otherwise; the shipped 8x8 design with the terms of its last stages, on random block-matched shifts
-and frames, and a random pixel view for its warp), then an AdamW step; the minimum over `--repeats` steps after one warm-up step. Wall
-seconds, and the process's CPU seconds (all threads), which other load on the machine disturbs less.
+and frames, and a random pixel view for its warp), then an AdamW step; the minimum over `--repeats` steps
+after one warm-up step. Wall seconds, and the process's CPU seconds (all threads), which other load on the machine disturbs less.
 """
 from __future__ import annotations
 

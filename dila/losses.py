@@ -142,13 +142,19 @@ def pixel_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, phase: 
     return (shown - target).abs().mean() + gradient_difference(shown, target)
 
 
-def motion_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> torch.Tensor:
+def warp_inputs(calls: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """The features and actions of every warp call (`warp_calls`), joined along time."""
     features, _, actions = (torch.cat(parts, dim=1) for parts in zip(*calls))
+    return features, actions
+
+
+def motion_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> torch.Tensor:
+    features, actions = warp_inputs(calls)
     return (model.fusion_decoder.warp.cell_shifts(features, actions) - shifts).abs().mean()
 
 
 def stretch_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> torch.Tensor:
-    features, _, actions = (torch.cat(parts, dim=1) for parts in zip(*calls))
+    features, actions = warp_inputs(calls)
     warp = model.fusion_decoder.warp
     k = torch.empty(*actions.shape[:2], 1, device=actions.device).uniform_(*STRETCH)
     target = (k[..., None, None] * shifts).clamp(-warp.radius, warp.radius)

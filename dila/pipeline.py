@@ -117,7 +117,7 @@ class Pipeline:
     @property
     def renders_pixels(self) -> bool:
         """Whether generated frames are rendered in pixels (asked for, shown with detail, a warping decoder)."""
-        warp = getattr(self.model.fusion_decoder, "warp", None)
+        warp = self.model.fusion_decoder.warp
         return self.render == "pixels" and self.keep_detail and warp is not None and warp.ready
 
     def _pixels(self, frames: np.ndarray) -> torch.Tensor | None:
@@ -137,28 +137,29 @@ class Pipeline:
         structure, tokens, pixels = self.model.preview_shown(state, action, shown)
         return structure, tokens, pixels.clamp(0, 1)
 
+    def _clip_pixels(self, clips: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 clips `b t h w 3` at the codec's size -> their pixels `b t c h w` and tokens `b t d h w`."""
+        b = len(clips)
+        pixels = self._pixels(rearrange(np.asarray(clips), "b t h w c -> (b t) h w c"))
+        if pixels is None:
+            raise ValueError("pixel rendering needs a warping decoder and frames at the codec's size")
+        tokens = rearrange(self.codec.encode(pixels), "(b t) d h w -> b t d h w", b=b)
+        return rearrange(pixels, "(b t) c h w -> b t c h w", b=b), tokens
+
     @torch.no_grad()
     def shown_one_step(self, frames: np.ndarray) -> np.ndarray:
         """Teacher-forced one-step predictions of clips uint8 `b t h w 3` at the codec's size, rendered in
         pixels: `b (t-1) h w 3`."""
-        b = len(frames)
-        pixels = self._pixels(rearrange(np.asarray(frames), "b t h w c -> (b t) h w c"))
-        if pixels is None:
-            raise ValueError("pixel rendering needs a warping decoder and frames at the codec's size")
-        tokens = rearrange(self.codec.encode(pixels), "(b t) d h w -> b t d h w", b=b)
-        shown = self.model.one_step_shown(tokens, rearrange(pixels, "(b t) c h w -> b t c h w", b=b))
-        return rearrange(self._frames(shown), "(b t) h w c -> b t h w c", b=b)
+        pixels, tokens = self._clip_pixels(frames)
+        shown = self.model.one_step_shown(tokens, pixels)
+        return rearrange(self._frames(shown), "(b t) h w c -> b t h w c", b=len(pixels))
 
     @torch.no_grad()
     def shown_rollout(self, context: np.ndarray, actions: torch.Tensor) -> np.ndarray:
         """Frames after context clips uint8 `b t h w 3` (codec size), one per action of `b n a`, rendered
         in pixels: `b n h w 3`."""
-        context = np.asarray(context)
-        pixels = self._pixels(rearrange(context, "b t h w c -> (b t) h w c"))
-        if pixels is None:
-            raise ValueError("pixel rendering needs a warping decoder and frames at the codec's size")
-        state = self.model.start(rearrange(self.codec.encode(pixels), "(b t) d h w -> b t d h w", b=len(context)))
-        shown = rearrange(pixels, "(b t) c h w -> b t c h w", b=len(context))[:, -1]
+        pixels, tokens = self._clip_pixels(context)
+        state, shown = self.model.start(tokens), pixels[:, -1]
         frames = []
         for action in actions.unbind(dim=1):
             structure, tokens, shown = self._advance_shown(state, action, shown)
@@ -197,7 +198,7 @@ class Pipeline:
     def preview(self, state: WorldState, action: np.ndarray) -> np.ndarray:
         """The next frame for `action` (a slider position), without committing: uint8 `h w 3`."""
         if getattr(state, "shown", None) is not None:
-            return self._frames(self.model.preview_shown(state, self._action(action), state.shown)[2])[0]
+            return self._frames(self._advance_shown(state, self._action(action), state.shown)[2])[0]
         _, tokens = self.model.preview(state, self._action(action))
         return with_detail(self.detokenize(tokens.permute(0, 1, 4, 2, 3))[0], getattr(state, "detail", None))
 
@@ -233,7 +234,7 @@ class Pipeline:
         content_tokens = rearrange(self.tokenize(content_clip), "b t d h w -> b t h w d")
         memory = self.model.encode_grid(content_tokens).memory
         index = torch.arange(structure.shape[1], device=self.device).clamp(max=memory.shape[1] - 1)
-        if getattr(self.model.fusion_decoder, "warp", None) is not None:
+        if self.model.fusion_decoder.warp is not None:
             actions = self.model.infer_actions(structure)
             tokens = self.model.render_along(structure, content_tokens[:, :1], memory[:, index], actions)
         else:
