@@ -59,3 +59,13 @@ def dominant_motion(shifts: torch.Tensor, min_cells: int = 3) -> torch.Tensor:
     moment = torch.einsum("btnsi,btn,btns->bti", design, moving, motion)
     fitted = torch.linalg.solve(gram, moment)
     return torch.where(count >= min_cells, fitted, torch.zeros_like(fitted))
+
+
+def part_and_whole_motion(shifts: torch.Tensor, whole: float, min_cells: int = 3) -> torch.Tensor:
+    """Per-cell shifts `b t h w 2` -> `b t 8`: the dominant motion (`dominant_motion`) as a part's (the first
+    four) when fewer than `whole` of the cells moved, else as the whole view's (the last four), so that an
+    object moving right and the view panning left are told apart by the coordinates that carry them."""
+    motion = dominant_motion(shifts, min_cells)
+    share = (shifts.abs().sum(-1) > 0).flatten(2).to(shifts.dtype).mean(-1, keepdim=True)
+    is_whole = (share >= whole).to(motion.dtype)
+    return torch.cat((motion * (1 - is_whole), motion * is_whole), dim=-1)

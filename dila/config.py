@@ -45,6 +45,10 @@ class DiLAConfig:
       added through a gate) or "flow" (each pixel read from one place: the mixture's mean shift).
     - `render`: how a pipeline shows generated frames by default (`dila.pipeline`), "tokens" (decoded) or
       "pixels" (the warp's move applied to the frame as shown; needs `decoder_warp`).
+    - `shown_moves`: how that move reads the frame as shown, "bilinear" (as in training) or "whole" (the
+      nearest whole pixel: repeated moves stay sharp where bilinear reads blur a little every step).
+    - `warp_border`: what the warp reads beyond the frame's borders, "replicate" or "reflect" (a pan
+      brings in mirrored content instead of stretched edge pixels).
     """
 
     embed_dim: int = 768
@@ -91,6 +95,8 @@ class DiLAConfig:
     warp_channels: int = 3
     warp_mode: str = "blend"
     render: str = "tokens"
+    shown_moves: str = "bilinear"
+    warp_border: str = "replicate"
 
     ff_mult: float = 4.0
     dropout: float = 0.1
@@ -117,6 +123,8 @@ class DiLAConfig:
             "decoder_frame": ("first", "last"),
             "warp_mode": ("blend", "flow"),
             "render": ("tokens", "pixels"),
+            "shown_moves": ("bilinear", "whole"),
+            "warp_border": ("replicate", "reflect"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -20,8 +20,9 @@ interpretability  a ridge probe from latent actions to true actions as the frame
 disentanglement   A's structure with B's content (`Pipeline.rebind`): motion kept (cosine of the
                   actions re-inferred from the result to A's, with unrelated clips' for scale)
                   and appearance moved (colour histograms nearer B's than A's).
-slider            along the latent direction that the probe maps to +dx (its pattern, `probe_direction`),
-                  +-2 standard deviations of
+slider            along the latent direction that a probe of the training object clips maps to the object's
+                  +dx (its pattern, `probe_direction`; a pan's content motion, which a model may carry
+                  elsewhere, is not the object's), +-2 standard deviations of
                   the training actions from their mean render held-out object starts
                   (`Pipeline.preview`); a start counts when the object's centroid moves at least
                   `min_shift` px the right way for both signs.
@@ -310,7 +311,8 @@ def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: i
             "reversal_cosine": float(predicted["reversal"].mean()),
         }
     with timer(seconds, "slider"):
-        direction = probe_direction(_flat(train_actions), _flat(truth[0]))
+        objects = np.array([not c.scene.camera for c in train])
+        direction = probe_direction(_flat(train_actions[objects]), _flat(truth[0][objects]))
         slider = run_slider(pipeline, heldout, _flat(train_actions), direction)
     with timer(seconds, "disentanglement"):
         disentanglement = run_disentanglement(pipeline, frames, predicted["actions"])

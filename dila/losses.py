@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from dila.block_motion import dominant_motion
+from dila.block_motion import dominant_motion, part_and_whole_motion
 from dila.world_model import DiLAWorldModel, from_grid, to_grid
 
 SHIFT_TERMS = ("motion", "stretch", "readout", "rest")
@@ -161,10 +161,12 @@ def stretch_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> to
     return (warp.cell_shifts(features, k * actions) - target).abs().mean()
 
 
-def readout_loss(actions: torch.Tensor, shifts: torch.Tensor, even_dims: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(readout, rest): the MSE of the action's first coordinates against the dominant motion, and the
-    mean square of the other coordinates but the last `even_dims`."""
-    target = dominant_motion(shifts)
+def readout_loss(actions: torch.Tensor, shifts: torch.Tensor, even_dims: int = 0,
+                 whole: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(readout, rest): the MSE of the action's first coordinates against the dominant motion (with `whole`,
+    a part's and the whole view's, `part_and_whole_motion`), and the mean square of the other coordinates
+    but the last `even_dims`."""
+    target = dominant_motion(shifts) if whole is None else part_and_whole_motion(shifts, whole)
     n, odd = target.shape[-1], actions.shape[-1] - even_dims
     if odd <= n:
         raise ValueError(f"the readout term needs more than {n} odd latent action dimensions")
@@ -183,11 +185,14 @@ def even_loss(actions: torch.Tensor, even_dims: int) -> torch.Tensor:
 
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
-                     shifts: torch.Tensor | None = None, action_noise: float = 0.0, frames: torch.Tensor | None = None):
+                     shifts: torch.Tensor | None = None, action_noise: float = 0.0, frames: torch.Tensor | None = None,
+                     readout_whole: float | None = None):
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed (the
     readout and rest terms come as a pair).
     `shifts` (`b (t-1) h w 2`, `dila.block_motion.block_shifts` of the clip's frames): the motion term's target.
     `frames` (`b t c H W` in [0, 1], the clip the tokens encode): the pixel term's.
+    `readout_whole`: the readout term's target is a part's and the whole view's motion, the whole's when at
+    least this share of the cells moved (`dila.block_motion.part_and_whole_motion`); None: one motion.
     `action_noise`: the standard deviation of Gaussian noise added to the latent actions that the forward
     model and the decoder read (not to those the inverse-model terms compare), so that a faint signal in
     the action cannot tell the decoder what the frame could.
@@ -234,7 +239,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.stretch:
         terms["stretch"] = stretch_loss(model, calls, shifts)
     if weights.readout or weights.rest:
-        terms["readout"], terms["rest"] = readout_loss(actions, shifts, model.config.inverse_even_dims)
+        terms["readout"], terms["rest"] = readout_loss(actions, shifts, model.config.inverse_even_dims, readout_whole)
     if weights.even:
         terms["even"] = even_loss(actions, model.config.inverse_even_dims)
     if weights.pixel:

@@ -61,7 +61,7 @@ def clip_rows(pipeline: Pipeline, index: int, frames: int, seed: int) -> list[tu
 
 def slider_rows(pipeline: Pipeline, seed: int, probe_clips: int = 64, frames: int = 6) -> list[tuple[str, np.ndarray]]:
     train = ProceduralVideoDataset("train", probe_clips, frames, pipeline.image_size, seed=seed)
-    clips = [train.clip(i) for i in range(probe_clips)]
+    clips = [c for c in map(train.clip, range(probe_clips)) if not c.scene.camera]  # the slider moves an object
     actions = _flat(clip_actions(pipeline, np.stack([c.frames for c in clips]))["actions"])
     truth = _flat(np.stack([apparent_motion(c) for c in clips]))
     heldout = ProceduralVideoDataset("heldout", 32, 2, pipeline.image_size, seed=seed)

@@ -81,6 +81,7 @@ class TrainArgs:
     stretch_weight: float = 0.0
     readout_weight: float = 0.0
     rest_weight: float = 0.0
+    readout_whole: float | None = None
     even_weight: float = 0.0
     pixel_weight: float = 0.0
     action_noise: float = 0.0
@@ -187,12 +188,15 @@ def init_output_norm(model: DiLAWorldModel, tokens: torch.Tensor) -> None:
 class Objective(torch.nn.Module):
     """The model and its loss as one module, so that data-parallel wrappers see the whole step."""
 
-    def __init__(self, model: DiLAWorldModel, phase: int, weights: LossWeights, action_noise: float = 0.0):
+    def __init__(self, model: DiLAWorldModel, phase: int, weights: LossWeights, action_noise: float = 0.0,
+                 readout_whole: float | None = None):
         super().__init__()
         self.model, self.phase, self.weights, self.action_noise = model, phase, weights, action_noise
+        self.readout_whole = readout_whole
 
     def forward(self, tokens: torch.Tensor, shifts: torch.Tensor | None = None, frames: torch.Tensor | None = None):
-        return world_model_loss(self.model, tokens, self.phase, self.weights, shifts, self.action_noise, frames)
+        return world_model_loss(self.model, tokens, self.phase, self.weights, shifts, self.action_noise, frames,
+                                self.readout_whole)
 
 
 def train(args: TrainArgs) -> Path:
@@ -218,7 +222,7 @@ def train(args: TrainArgs) -> Path:
                           detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight,
                           motion=args.motion_weight, stretch=args.stretch_weight, readout=args.readout_weight,
                           rest=args.rest_weight, even=args.even_weight, pixel=args.pixel_weight)
-    objective = Objective(model, args.phase, weights, args.action_noise)
+    objective = Objective(model, args.phase, weights, args.action_noise, args.readout_whole)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)

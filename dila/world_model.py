@@ -90,6 +90,11 @@ class DiLAWorldModel(nn.Module):
         self.fusion_decoder = FusionDecoder(cfg)
         self.action_adapter = ActionAdapter(cfg.robot_action_dim, cfg.action_dim) if cfg.robot_action_dim else None
 
+    @property
+    def whole_moves(self) -> bool:
+        """Whether frames shown in pixels are moved by whole pixels (`DiLAConfig.shown_moves`)."""
+        return self.config.shown_moves == "whole"
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -149,7 +154,7 @@ class DiLAWorldModel(nn.Module):
         structure = self.advance(state.structure, action[:, None])
         decoder = self.fusion_decoder
         x, last = decoder.fuse(self.structure_lift(structure), state.first_frame, state.memory, state.last_frame)
-        return structure, decoder.output(x, last, action[:, None]), decoder.show(x, shown, action[:, None])
+        return structure, decoder.output(x, last, action[:, None]), decoder.show(x, shown, action[:, None], self.whole_moves)
 
     def commit(self, state: WorldState, structure: torch.Tensor, tokens: torch.Tensor) -> WorldState:
         """The state after the frame `tokens` (`b 1 h w d`) reached with `structure`: the frame goes back
@@ -186,7 +191,7 @@ class DiLAWorldModel(nn.Module):
         predicted = self.advance(enc.structure[:, :-1], actions)
         decoder = self.fusion_decoder
         features, _ = decoder.fuse(self.structure_lift(predicted), grid[:, :1], enc.memory[:, :-1], grid[:, :-1])
-        return decoder.show(features, rearrange(pixels[:, :-1], "b t c h w -> (b t) c h w"), actions)
+        return decoder.show(features, rearrange(pixels[:, :-1], "b t c h w -> (b t) c h w"), actions, self.whole_moves)
 
     def predict(self, x_context: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Roll out `actions` (`b n a`) after the context: tokens `b n d h w`, structure `b n h w s`."""

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dila import DiLAWorldModel
-from dila.block_motion import block_shifts, dominant_motion
+from dila.block_motion import block_shifts, dominant_motion, part_and_whole_motion
 from dila.codecs.light import LightCodec, LightCodecConfig
 from dila.losses import LossWeights, even_loss, world_model_loss
 from dila.train import parse_args, train
@@ -57,6 +57,19 @@ def test_the_dominant_motion_is_the_similarity_of_the_cells_that_moved():
     assert dominant_motion(similarity_field([3.0, 3.0], 0.0, 0.0, two)).abs().sum() == 0
 
 
+
+def test_a_part_and_the_whole_view_moving_alike_are_told_apart_by_the_share_of_cells_that_moved():
+    everywhere, square = torch.ones(6, 6, dtype=torch.bool), torch.zeros(6, 6, dtype=torch.bool)
+    square[1:4, 2:5] = True  # 9 of 36 cells
+    pan = similarity_field([2.0, -1.0], 0.0, 0.0, everywhere)
+    part = similarity_field([2.0, -1.0], 0.0, 0.0, square)
+    torch.testing.assert_close(part_and_whole_motion(pan, whole=0.4)[0, 0], torch.tensor([0.0] * 4 + [2.0, -1.0, 0.0, 0.0]))
+    torch.testing.assert_close(part_and_whole_motion(part, whole=0.4)[0, 0], torch.tensor([2.0, -1.0, 0.0, 0.0] + [0.0] * 4),
+                               atol=1e-4, rtol=0)
+    assert part_and_whole_motion(part, whole=0.2)[0, 0, :4].abs().sum() == 0  # 25% of the cells is a whole at 0.2
+    still = torch.zeros(1, 1, 6, 6, 2)
+    assert part_and_whole_motion(still, whole=0.4).abs().sum() == 0
+
 def test_block_matching_then_the_dominant_motion_reads_a_square_moving_in_a_textured_scene():
     background, square = textured(48, 0), textured(16, 1)
     before, after = background.clone(), background.clone()
@@ -84,6 +97,13 @@ def test_the_readout_term_holds_the_first_action_coordinates_to_the_dominant_mot
     even = DiLAWorldModel(replace(tiny_config, dropout=0.0, inverse_antisymmetric=True, inverse_even_dims=2))
     _, terms = world_model_loss(even, x, phase, LossWeights(rest=1.0), shifts)
     torch.testing.assert_close(terms["rest"], even.latent_actions(x)[0][..., 4:-2].pow(2).mean())
+    with pytest.raises(ValueError, match="more than 8 odd latent action dimensions"):
+        world_model_loss(model, x, phase, LossWeights(readout=1.0), shifts, readout_whole=0.4)
+    wide = DiLAWorldModel(replace(tiny_config, dropout=0.0, action_dim=12))
+    _, terms = world_model_loss(wide, x, phase, LossWeights(readout=1.0), shifts, readout_whole=0.4)
+    split = wide.latent_actions(x)[0]
+    torch.testing.assert_close(terms["readout"], torch.nn.functional.mse_loss(split[..., :8], part_and_whole_motion(shifts, 0.4)))
+    torch.testing.assert_close(terms["rest"], split[..., 8:].pow(2).mean())
     narrow = DiLAWorldModel(replace(tiny_config, action_dim=4))
     with pytest.raises(ValueError, match="more than 4 odd latent action dimensions"):
         world_model_loss(narrow, x, phase, LossWeights(readout=1.0), shifts)

@@ -10,7 +10,7 @@ from einops import rearrange
 from dila import DiLAWorldModel
 from dila.codecs.light import LightCodec, LightCodecConfig
 from dila.losses import LossWeights, gradient_difference, world_model_loss
-from dila.modules.warp import PixelWarp, follow, shift_along
+from dila.modules.warp import LOGIT_SCALE, PixelWarp, follow, shift_along
 from dila.train import initial_weights
 
 PATCH, CHANNELS, ACTION_DIM = 4, 3, 2
@@ -44,6 +44,20 @@ def test_a_flow_reads_each_pixel_from_one_place_whole_or_between_pixels():
     half = follow(image, zero + 0.5, zero)
     torch.testing.assert_close(half[..., :-1], (image[..., :-1] + image[..., 1:]) / 2)
 
+
+
+def test_a_flow_can_read_the_nearest_whole_pixel_and_reflect_beyond_the_border():
+    image = torch.rand(2, 3, 8, 8)
+    zero = torch.zeros(2, 8, 8)
+    torch.testing.assert_close(follow(image, zero + 0.4, zero, whole=True), image)
+    torch.testing.assert_close(follow(image, zero + 0.6, zero, whole=True)[..., :-1], image[..., 1:])
+    right_by_two = follow(image, zero - 2, zero, border="reflect")
+    torch.testing.assert_close(right_by_two[..., 2:], image[..., :-2])
+    torch.testing.assert_close(right_by_two[..., :2], image[..., [1, 0]])
+    blended = shift_along(image, one_hot(7, 1, image.shape), -1, border="reflect")  # right by two, as a mixture
+    torch.testing.assert_close(blended, right_by_two)
+    with pytest.raises(ValueError, match="warp border"):
+        PixelWarp(8, 2, 3, PATCH, CHANNELS, "flow", border="wrap")
 
 def identity_warp(radius: int = 3, mode: str = "blend") -> PixelWarp:
     """A warp whose tokens are the patch pixels themselves."""
@@ -233,3 +247,22 @@ def test_the_shown_frame_is_the_last_one_moved_and_agrees_with_lossless_tokens(t
     shown = decoder.show(features, image, action)
     torch.testing.assert_close(shown, moved + decoder.warp.pixels(decoder.head(features)))
     torch.testing.assert_close(decoder.warp.pixels(decoder.output(features, tokens, action)), shown)
+
+
+@torch.no_grad()
+def test_frames_shown_with_whole_moves_read_the_nearest_whole_pixel(tiny_config):
+    image = torch.rand(1, 1, CHANNELS, 16, 16)
+    tokens = rearrange(image, "b t c (h p) (w q) -> b t (p q c) h w", p=PATCH, q=PATCH)
+    clip, pixels = tokens.expand(-1, 2, -1, -1, -1), image.expand(-1, 2, -1, -1, -1)
+    shown = {}
+    for moves in ("bilinear", "whole"):
+        model = helpers.shifting_model(replace(tiny_config, shown_moves=moves), PATCH)
+        warp = model.fusion_decoder.warp
+        warp.shifts.bias[[warp.radius - 2, warp.radius - 3]] = torch.tensor([0.4, 0.6]).log() / LOGIT_SCALE
+        shown[moves] = model.one_step_shown(clip, pixels)  # everything 2.6 px right
+    whole = torch.cat((image[0, :, :, :, :1].expand(-1, -1, -1, 3), image[0, :, :, :, :-3]), dim=-1)
+    torch.testing.assert_close(shown["whole"], whole)
+    between = 0.4 * torch.cat((image[0, ..., :1].expand(-1, -1, -1, 2), image[0, ..., :-2]), dim=-1) + 0.6 * whole
+    torch.testing.assert_close(shown["bilinear"][..., 3:], between[..., 3:])
+    with pytest.raises(ValueError, match="shown_moves"):
+        replace(tiny_config, shown_moves="round")

@@ -68,7 +68,8 @@ class FusionDecoder(nn.Module):
         if self.residual:
             self.cell_context = nn.Linear(2 * d + cfg.content_dim, d)
             self.head = ResidualHead(d)
-            self.warp = PixelWarp(d, cfg.action_dim, cfg.decoder_warp, cfg.warp_patch, cfg.warp_channels, cfg.warp_mode) if cfg.decoder_warp else None
+            self.warp = PixelWarp(d, cfg.action_dim, cfg.decoder_warp, cfg.warp_patch, cfg.warp_channels, cfg.warp_mode,
+                                  border=cfg.warp_border) if cfg.decoder_warp else None
         else:
             self.norm_out = nn.LayerNorm(d)
             self.warp = None
@@ -105,7 +106,8 @@ class FusionDecoder(nn.Module):
             change = change + self.warp(x, last_frame, actions)
         return last_frame + change
 
-    def show(self, x: torch.Tensor, pixels: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def show(self, x: torch.Tensor, pixels: torch.Tensor, actions: torch.Tensor, whole: bool = False) -> torch.Tensor:
         """The next frame in pixels, `(b t) c H W`: the last frame as shown (`pixels`, not its tokens) moved by
-        the warp, plus the residual head's change in the warp's pixel view (what the pixel loss term trains)."""
-        return self.warp.move(pixels, self.warp.hidden(x, actions)) + self.warp.pixels(self.head(x))
+        the warp (reading whole pixels with `whole`), plus the residual head's change in the warp's pixel
+        view (what the pixel loss term trains)."""
+        return self.warp.move(pixels, self.warp.hidden(x, actions), whole) + self.warp.pixels(self.head(x))

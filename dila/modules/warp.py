@@ -29,39 +29,48 @@ from einops import einsum, rearrange
 from torch import nn
 
 MODES = ("blend", "flow")
+BORDERS = {"replicate": "border", "reflect": "reflection"}  # our names -> grid_sample's
 CENTRE_LOGIT = 4.0  # the shift distributions start peaked at "stay" (0.85 of the mass for r = 5)
 LOGIT_SCALE = 10.0  # logits = LOGIT_SCALE * linear(features): the shifts learn at 10x the model's rate
 
 
-def shift_along(pixels: torch.Tensor, weights: torch.Tensor, dim: int) -> torch.Tensor:
-    """Per-pixel mixture of the image shifted by -r..r pixels along `dim` (-1: x, -2: y), borders
-    replicated. pixels: `n c H W`, weights: `n k H W` with k = 2r + 1; candidate i reads p(x + i - r)."""
+def shift_along(pixels: torch.Tensor, weights: torch.Tensor, dim: int, border: str = "replicate") -> torch.Tensor:
+    """Per-pixel mixture of the image shifted by -r..r pixels along `dim` (-1: x, -2: y), beyond the
+    borders replicated or reflected (`border`). pixels: `n c H W`, weights: `n k H W` with k = 2r + 1;
+    candidate i reads p(x + i - r)."""
     k = weights.shape[1]
     r = k // 2
-    pad = (r, r, 0, 0) if dim == -1 else (0, 0, r, r)
-    padded = F.pad(pixels, pad, mode="replicate")
     size = pixels.shape[dim]
+    if border == "reflect":  # mirrored about the edge, as grid_sample's "reflection" reads
+        padded = torch.cat((pixels.narrow(dim, 0, r).flip(dim), pixels, pixels.narrow(dim, size - r, r).flip(dim)), dim)
+    else:
+        padded = F.pad(pixels, (r, r, 0, 0) if dim == -1 else (0, 0, r, r), mode=border)
     candidates = torch.stack([padded.narrow(dim, i, size) for i in range(k)], dim=1)
     return einsum(candidates, weights, "n k c h w, n k h w -> n c h w")
 
 
-def follow(pixels: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor) -> torch.Tensor:
-    """Every pixel read bilinearly from (x + shift_x, y + shift_y), borders replicated.
-    pixels: `n c H W`, shifts in pixels: `n H W`."""
+def follow(pixels: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor, border: str = "replicate",
+           whole: bool = False) -> torch.Tensor:
+    """Every pixel read from (x + shift_x, y + shift_y): bilinearly, or from the nearest whole pixel
+    (`whole`: a move that never blurs, however often repeated), beyond the borders replicated or
+    reflected (`border`). pixels: `n c H W`, shifts in pixels: `n H W`."""
     n, _, height, width = pixels.shape
     ys, xs = torch.meshgrid(torch.arange(height, dtype=pixels.dtype, device=pixels.device),
                             torch.arange(width, dtype=pixels.dtype, device=pixels.device), indexing="ij")
     grid = torch.stack(((2 * (xs + shift_x) + 1) / width - 1, (2 * (ys + shift_y) + 1) / height - 1), dim=-1)
-    return F.grid_sample(pixels, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(pixels, grid, mode="nearest" if whole else "bilinear", padding_mode=BORDERS[border],
+                         align_corners=False)
 
 
 class PixelWarp(nn.Module):
     def __init__(self, dim: int, action_dim: int, radius: int, patch: int, channels: int, mode: str = "blend",
-                 mult: float = 2.0):
+                 mult: float = 2.0, border: str = "replicate"):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"the warp mode must be one of {MODES}, got {mode!r}")
-        self.radius, self.patch, self.mode = radius, patch, mode
+        if border not in BORDERS:
+            raise ValueError(f"the warp border must be one of {tuple(BORDERS)}, got {border!r}")
+        self.radius, self.patch, self.mode, self.border = radius, patch, mode, border
         values = patch * patch * channels
         self.register_buffer("to_pixels", torch.zeros(values, dim))
         self.register_buffer("to_tokens", torch.zeros(dim, values))
@@ -120,14 +129,15 @@ class PixelWarp(nn.Module):
         change = rearrange(change, "(b t) c (h p) (w q) -> b t h w (p q c)", b=features.shape[0], p=self.patch, q=self.patch)
         return change @ self.to_tokens.T
 
-    def move(self, pixels: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    def move(self, pixels: torch.Tensor, hidden: torch.Tensor, whole: bool = False) -> torch.Tensor:
         """Images `(b t) c H W` moved as `hidden` (`b t h w hidden`) says: any pixels at the warp's grid,
-        its own view of the last frame's tokens or the frame itself."""
+        its own view of the last frame's tokens or the frame itself; `whole`: flow reads whole pixels."""
         k_x, k_y = self.distributions(hidden)
         if self.mode == "flow":
-            return follow(pixels, self.expected_shift(k_x), self.expected_shift(k_y))
+            return follow(pixels, self.expected_shift(k_x), self.expected_shift(k_y), self.border, whole)
         gate = F.interpolate(rearrange(self.gate(hidden), "b t h w 1 -> (b t) 1 h w"), scale_factor=self.patch, mode="nearest")
-        return pixels + gate * (shift_along(shift_along(pixels, k_x, -1), k_y, -2) - pixels)
+        moved = shift_along(shift_along(pixels, k_x, -1, self.border), k_y, -2, self.border)
+        return pixels + gate * (moved - pixels)
 
     def cell_shifts(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """The mean shift of each cell's distributions, `b t h w 2` (x then y, in pixels): where the warp
