@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from dila.data.drawings import DRAWING, drawing
 from dila.data.procedural import (
     KINDS,
     SPLITS,
@@ -160,3 +161,14 @@ def test_renders_thousands_of_clips_per_minute():
     for i in range(200):
         sample_clip(np.random.default_rng(i), "train", KINDS[i % len(KINDS)], frames=8, size=64)
     assert time.perf_counter() - start < 8.0
+
+
+def test_drawings_are_outlined_flat_illustrations_seen_only_in_training():
+    first, again = (drawing(np.random.default_rng(3), 64) for _ in range(2))
+    assert first.shape == (64, 64, 3) and first.dtype == np.uint8 and np.array_equal(first, again)
+    assert len(np.unique(first.reshape(-1, 3), axis=0)) >= 4  # several flat regions
+    assert (np.abs(np.diff(first.astype(int), axis=1)).sum(-1) > 100).mean() > 0.01  # with hard edges
+    assert DRAWING in BACKGROUNDS["train"] and DRAWING not in BACKGROUNDS["heldout"]
+    rng = np.random.default_rng(0)
+    scenes = [sample_scene(rng, "train") for _ in range(120)]
+    assert any(scene.background == DRAWING for scene in scenes)

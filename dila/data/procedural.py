@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from dila.data.drawings import DRAWING, drawing
 from dila.data.shapes import SHAPES, shape_mask
 from dila.data.tensors import frames_to_tensor
 from dila.data.textures import BACKGROUNDS, COLOURS, TEXTURES, photo, random_crop
@@ -81,11 +82,13 @@ class Clip:
 
 def _fill(rng: np.random.Generator, split: str, photos: tuple[str, ...], fraction, side: int,
           flat_probability: float = FLAT_PROBABILITY, avoid: str | None = None) -> tuple[str, np.ndarray]:
-    """(name, image): a flat colour with probability `flat_probability`, else a photo crop."""
+    """(name, image): a flat colour with probability `flat_probability`, else a photo crop (or a drawing)."""
     if rng.random() < flat_probability:
         name = rng.choice([c for c in COLOURS[split] if c != avoid])
         return str(name), np.full((side, side, 3), COLOURS[split][name], np.uint8)
     name = str(rng.choice(photos))
+    if name == DRAWING:
+        return name, drawing(rng, side)
     return name, random_crop(rng, photo(name), fraction, side)
 
 

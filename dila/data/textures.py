@@ -2,7 +2,8 @@
 
 Photos are the ones bundled in the scikit-image wheel (no download). Grey photos are
 used as grey RGB. `TEXTURES` fill objects, `BACKGROUNDS` are the backdrops of object
-scenes and the canvases of camera scenes; `COLOURS` are flat fills for either role.
+scenes and the canvases of camera scenes (with "drawing", a procedural illustration:
+`dila.data.drawings`); `COLOURS` are flat fills for either role.
 No photo, colour or shape appears in more than one split, and no photo in both roles.
 """
 
@@ -17,7 +18,7 @@ TEXTURES = {
     "heldout": ("chelsea", "retina", "coins"),
 }
 BACKGROUNDS = {
-    "train": ("rocket", "motorcycle", "camera", "grass", "moon", "page"),
+    "train": ("rocket", "motorcycle", "camera", "grass", "moon", "page", "drawing"),
     "heldout": ("hubble_deep_field", "text", "logo"),
 }
 COLOURS = {
