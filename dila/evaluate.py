@@ -23,7 +23,7 @@ disentanglement   A's structure with B's content (`Pipeline.rebind`): motion kep
 slider            along the latent direction that a probe of the training object clips maps to the object's
                   +dx (its pattern, `probe_direction`; a pan's content motion, which a model may carry
                   elsewhere, is not the object's), +-2 standard deviations of
-                  the training actions from their mean render held-out object starts
+                  those clips' actions from their mean render held-out object starts
                   (`Pipeline.preview`); a start counts when the object's centroid moves at least
                   `min_shift` px the right way for both signs.
 planning          CEM in latent-action space from frame 0 to frame k of held-out clips; success
@@ -312,8 +312,9 @@ def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: i
         }
     with timer(seconds, "slider"):
         objects = np.array([not c.scene.camera for c in train])
-        direction = probe_direction(_flat(train_actions[objects]), _flat(truth[0][objects]))
-        slider = run_slider(pipeline, heldout, _flat(train_actions), direction)
+        object_actions = _flat(train_actions[objects])
+        direction = probe_direction(object_actions, _flat(truth[0][objects]))
+        slider = run_slider(pipeline, heldout, object_actions, direction)
     with timer(seconds, "disentanglement"):
         disentanglement = run_disentanglement(pipeline, frames, predicted["actions"])
     with timer(seconds, "planning"):
