@@ -36,6 +36,11 @@ def block_shifts(frames: torch.Tensor, patch: int, radius: int) -> torch.Tensor:
     return rearrange(best, "(b t) h w s -> b t h w s", b=b)
 
 
+def moving_cells(shifts: torch.Tensor) -> torch.Tensor:
+    """Per-cell shifts `b t h w 2` -> 1 where a cell moved, else 0, `b t (h w)` in the shifts' dtype."""
+    return (shifts.abs().sum(-1) > 0).flatten(2).to(shifts.dtype)
+
+
 def dominant_motion(shifts: torch.Tensor, min_cells: int = 3) -> torch.Tensor:
     """Per-cell shifts `b t h w 2` -> the content's dominant similarity motion `b t 4`, in pixels:
     (move x, move y, growth, turn), least squares over the cells that moved,
@@ -47,7 +52,7 @@ def dominant_motion(shifts: torch.Tensor, min_cells: int = 3) -> torch.Tensor:
     (a pixel read from x + s came from there). Fewer than `min_cells` moving cells: no motion."""
     h, w = shifts.shape[2:4]
     motion = -rearrange(shifts, "b t h w s -> b t (h w) s")
-    moving = (shifts.abs().sum(-1) > 0).flatten(2).to(shifts.dtype)
+    moving = moving_cells(shifts)
     ys, xs = torch.meshgrid(torch.arange(h, device=shifts.device), torch.arange(w, device=shifts.device), indexing="ij")
     cells = torch.stack((xs, ys), dim=-1).reshape(-1, 2).to(shifts.dtype)
     count = moving.sum(-1, keepdim=True)
@@ -66,6 +71,6 @@ def part_and_whole_motion(shifts: torch.Tensor, whole: float, min_cells: int = 3
     four) when fewer than `whole` of the cells moved, else as the whole view's (the last four), so that an
     object moving right and the view panning left are told apart by the coordinates that carry them."""
     motion = dominant_motion(shifts, min_cells)
-    share = (shifts.abs().sum(-1) > 0).flatten(2).to(shifts.dtype).mean(-1, keepdim=True)
+    share = moving_cells(shifts).mean(-1, keepdim=True)
     is_whole = (share >= whole).to(motion.dtype)
     return torch.cat((motion * (1 - is_whole), motion * is_whole), dim=-1)

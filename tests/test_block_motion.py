@@ -57,7 +57,6 @@ def test_the_dominant_motion_is_the_similarity_of_the_cells_that_moved():
     assert dominant_motion(similarity_field([3.0, 3.0], 0.0, 0.0, two)).abs().sum() == 0
 
 
-
 def test_a_part_and_the_whole_view_moving_alike_are_told_apart_by_the_share_of_cells_that_moved():
     everywhere, square = torch.ones(6, 6, dtype=torch.bool), torch.zeros(6, 6, dtype=torch.bool)
     square[1:4, 2:5] = True  # 9 of 36 cells
@@ -69,6 +68,7 @@ def test_a_part_and_the_whole_view_moving_alike_are_told_apart_by_the_share_of_c
     assert part_and_whole_motion(part, whole=0.2)[0, 0, :4].abs().sum() == 0  # 25% of the cells is a whole at 0.2
     still = torch.zeros(1, 1, 6, 6, 2)
     assert part_and_whole_motion(still, whole=0.4).abs().sum() == 0
+
 
 def test_block_matching_then_the_dominant_motion_reads_a_square_moving_in_a_textured_scene():
     background, square = textured(48, 0), textured(16, 1)

@@ -45,7 +45,6 @@ def test_a_flow_reads_each_pixel_from_one_place_whole_or_between_pixels():
     torch.testing.assert_close(half[..., :-1], (image[..., :-1] + image[..., 1:]) / 2)
 
 
-
 def test_a_flow_can_read_the_nearest_whole_pixel_and_reflect_beyond_the_border():
     image = torch.rand(2, 3, 8, 8)
     zero = torch.zeros(2, 8, 8)
@@ -58,6 +57,7 @@ def test_a_flow_can_read_the_nearest_whole_pixel_and_reflect_beyond_the_border()
     torch.testing.assert_close(blended, right_by_two)
     with pytest.raises(ValueError, match="warp border"):
         PixelWarp(8, 2, 3, PATCH, CHANNELS, "flow", border="wrap")
+
 
 def identity_warp(radius: int = 3, mode: str = "blend") -> PixelWarp:
     """A warp whose tokens are the patch pixels themselves."""
