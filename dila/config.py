@@ -49,6 +49,11 @@ class DiLAConfig:
       nearest whole pixel: repeated moves stay sharp where bilinear reads blur a little every step).
     - `warp_border`: what the warp reads beyond the frame's borders, "replicate" or "reflect" (a pan
       brings in mirrored content instead of stretched edge pixels).
+    - `warp_refine`: 0 (the cells' shifts interpolated between cell centres) or the width of a small
+      convolutional net on the frame's pixels that gives every pixel the shift of its own cell, of one of
+      its eight neighbours, or none (`dila.modules.warp.ShiftPicker`; convex upsampling as in RAFT, Teed &
+      Deng 2020): a cell holds an object and some backdrop, and only the object's pixels should move;
+      needs `warp_mode` "flow".
     """
 
     embed_dim: int = 768
@@ -97,6 +102,7 @@ class DiLAConfig:
     render: str = "tokens"
     shown_moves: str = "bilinear"
     warp_border: str = "replicate"
+    warp_refine: int = 0
 
     ff_mult: float = 4.0
     dropout: float = 0.1
@@ -104,7 +110,7 @@ class DiLAConfig:
 
     def __post_init__(self) -> None:
         self.inverse_blocks = tuple(int(n) for n in self.inverse_blocks)
-        positive = [f.name for f in fields(self) if f.type in ("int", int) and f.name not in ("decoder_warp", "inverse_even_dims")]
+        positive = [f.name for f in fields(self) if f.type in ("int", int) and f.name not in ("decoder_warp", "inverse_even_dims", "warp_refine")]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"DiLAConfig.{name} must be positive, got {getattr(self, name)}")
@@ -138,6 +144,8 @@ class DiLAConfig:
             raise ValueError("decoder_frame 'last' needs residual_decoder (the decoder gets the last frame)")
         if self.decoder_warp < 0 or (self.decoder_warp and not self.residual_decoder):
             raise ValueError(f"decoder_warp must be 0, or a radius in pixels with residual_decoder; got {self.decoder_warp}")
+        if self.warp_refine < 0 or (self.warp_refine and (not self.decoder_warp or self.warp_mode != "flow")):
+            raise ValueError(f"warp_refine must be 0, or a width with a warp in 'flow' mode; got {self.warp_refine}")
         if self.render == "pixels" and not self.decoder_warp:
             raise ValueError("render 'pixels' needs decoder_warp (the warp moves the shown frame)")
         if not 0.0 <= self.dropout < 1.0:

@@ -69,7 +69,7 @@ class FusionDecoder(nn.Module):
             self.cell_context = nn.Linear(2 * d + cfg.content_dim, d)
             self.head = ResidualHead(d)
             self.warp = PixelWarp(d, cfg.action_dim, cfg.decoder_warp, cfg.warp_patch, cfg.warp_channels, cfg.warp_mode,
-                                  border=cfg.warp_border) if cfg.decoder_warp else None
+                                  border=cfg.warp_border, refine=cfg.warp_refine) if cfg.decoder_warp else None
         else:
             self.norm_out = nn.LayerNorm(d)
             self.warp = None

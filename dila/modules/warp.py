@@ -17,6 +17,10 @@ or, with mode "flow", every pixel is read from where the distributions' expected
     moved   = bilinear p(x + s_x, y + s_y)                   one source per pixel: a move, never a blend
     change  = to_tokens(moved - p)
 
+With a shift picker (`ShiftPicker`), a pixel's shift is not interpolated between cell centres: a small
+net on the frame's pixels picks it among its cell's, its eight neighbours' and none, so that the object's
+pixels move and the backdrop beside them in the same cell stays.
+
 The decoder's own features do not say where a cell's content moves (a linear probe of them at a moving
 object's cell scores R^2 ~0 for its dx), while the latent action carries the motion: so the warp reads
 both.
@@ -25,13 +29,15 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from einops import einsum, rearrange
+from einops import einsum, rearrange, repeat
 from torch import nn
 
 MODES = ("blend", "flow")
 BORDERS = {"replicate": "border", "reflect": "reflection"}  # our names -> grid_sample's
 CENTRE_LOGIT = 4.0  # the shift distributions start peaked at "stay" (0.85 of the mass for r = 5)
 LOGIT_SCALE = 10.0  # logits = LOGIT_SCALE * linear(features): the shifts learn at 10x the model's rate
+PRIOR_FLOOR = 1e-4  # the shift picker's starting weight for candidates bilinear interpolation does not read
+PICKER_CELL_CHANNELS = 8  # what the picker hears of each cell's warp features
 
 
 def shift_along(pixels: torch.Tensor, weights: torch.Tensor, dim: int, border: str = "replicate") -> torch.Tensor:
@@ -62,9 +68,58 @@ def follow(pixels: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor, b
                          align_corners=False)
 
 
+def bilinear_prior(patch: int) -> torch.Tensor:
+    """`10 p p`: the weights with which bilinear upsampling (align_corners False) reads each pixel of a cell
+    from the cell's value and its eight neighbours' (offsets dy, dx in -1..1, row-major), then 0 for "none"."""
+    u = (torch.arange(patch, dtype=torch.float32) + 0.5) / patch - 0.5  # from the cell centre, in cells
+    axis = torch.stack((u.clamp(max=0).neg(), 1 - u.abs(), u.clamp(min=0)))  # weights of offsets -1, 0, +1
+    weights = einsum(axis, axis, "i p, j q -> i j p q").reshape(9, patch, patch)
+    return torch.cat((weights, torch.zeros(1, patch, patch)))
+
+
+def cell_neighbourhoods(values: torch.Tensor, patch: int) -> torch.Tensor:
+    """`n c h w` cell values -> `n c 10 H W`: at every pixel its cell's and eight neighbours' values
+    (replicated beyond the borders), then zero."""
+    n, c, h, w = values.shape
+    around = F.unfold(F.pad(values, (1, 1, 1, 1), mode="replicate"), kernel_size=3)
+    around = rearrange(around, "n (c k) (h w) -> n c k h w", c=c, h=h)
+    around = around.repeat_interleave(patch, dim=-2).repeat_interleave(patch, dim=-1)
+    return torch.cat((around, around.new_zeros(n, c, 1, h * patch, w * patch)), dim=2)
+
+
+class ShiftPicker(nn.Module):
+    """Every pixel's shift as a convex combination of its cell's, its eight neighbours' and none, weighted
+    by a small dilated convolutional net on the frame's pixels, the cells' shifts and what the warp's
+    features say of each cell (receptive field 15 px). Its last layer starts at zero, so it starts as
+    bilinear interpolation between cell centres (up to `PRIOR_FLOOR`)."""
+
+    def __init__(self, channels: int, hidden: int, width: int, patch: int):
+        super().__init__()
+        self.patch = patch
+        self.cells = nn.Linear(hidden, PICKER_CELL_CHANNELS)
+        self.net = nn.Sequential(
+            nn.Conv2d(channels + 2 + PICKER_CELL_CHANNELS, width, 3, padding=1), nn.GELU(),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.GELU(),
+            nn.Conv2d(width, width, 3, padding=4, dilation=4), nn.GELU(),
+            nn.Conv2d(width, 10, 1),
+        )
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        self.register_buffer("prior", bilinear_prior(patch).clamp(min=PRIOR_FLOOR).log(), persistent=False)
+
+    def forward(self, guide: torch.Tensor, shifts: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """guide: pixels `n c H W`; shifts: the cells' `n 2 h w` (x, y); hidden: the warp's `n h w e`
+        -> every pixel's shift `n 2 H W`."""
+        h, w, p = shifts.shape[-2], shifts.shape[-1], self.patch
+        cells = rearrange(self.cells(hidden), "n h w e -> n e h w")
+        per_cell = torch.cat((shifts, cells), dim=1).repeat_interleave(p, dim=-2).repeat_interleave(p, dim=-1)
+        logits = self.net(torch.cat((guide, per_cell), dim=1)) + repeat(self.prior, "k p q -> k (h p) (w q)", h=h, w=w)
+        return einsum(cell_neighbourhoods(shifts, p), logits.softmax(dim=1), "n s k y x, n k y x -> n s y x")
+
+
 class PixelWarp(nn.Module):
     def __init__(self, dim: int, action_dim: int, radius: int, patch: int, channels: int, mode: str = "blend",
-                 mult: float = 2.0, border: str = "replicate"):
+                 mult: float = 2.0, border: str = "replicate", refine: int = 0):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"the warp mode must be one of {MODES}, got {mode!r}")
@@ -83,6 +138,9 @@ class PixelWarp(nn.Module):
         with torch.no_grad():
             self.shifts.bias.zero_()
             self.shifts.bias[[radius, 3 * radius + 1]] = CENTRE_LOGIT / LOGIT_SCALE
+        self.picker = ShiftPicker(channels, hidden, refine, patch) if refine else None
+        if self.picker is not None:
+            self.register_buffer("pixel_offset", torch.zeros(values))
         self.gate = nn.Linear(hidden, 1) if mode == "blend" else None
         if self.gate is not None:
             nn.init.zeros_(self.gate.weight)
@@ -99,10 +157,12 @@ class PixelWarp(nn.Module):
         std = codec.latent_std.flatten()
         self.to_pixels.copy_(codec.decoder_linear.weight[:, :, 0, 0] * std)
         self.to_tokens.copy_(codec.encoder_linear.weight[:, :, 0, 0] / std[:, None])
+        if self.picker is not None:
+            self.pixel_offset.copy_(codec.decoder_linear.weight[:, :, 0, 0] @ codec.latent_mean.flatten() + codec.decoder_linear.bias)
 
     @property
     def ready(self) -> bool:
-        return bool(self.to_pixels.any())
+        return bool(self.to_pixels.any()) and (self.picker is None or bool(self.pixel_offset.any()))
 
     def pixels(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens `b t h w d` -> their pixel view `(b t) c H W` (up to a constant per position in a patch)."""
@@ -125,13 +185,27 @@ class PixelWarp(nn.Module):
     def forward(self, features: torch.Tensor, last_frame: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """features, last_frame: `b t h w d`, actions: `b t a` -> the change of tokens `b t h w d`."""
         pixels = self.pixels(last_frame)
-        change = self.move(pixels, self.hidden(features, actions)) - pixels
+        change = self.move(pixels, self.hidden(features, actions), guide=pixels + self.offset_image(pixels)) - pixels
         change = rearrange(change, "(b t) c (h p) (w q) -> b t h w (p q c)", b=features.shape[0], p=self.patch, q=self.patch)
         return change @ self.to_tokens.T
 
-    def move(self, pixels: torch.Tensor, hidden: torch.Tensor, whole: bool = False) -> torch.Tensor:
+    def offset_image(self, pixels: torch.Tensor) -> torch.Tensor:
+        """What the pixel view of tokens leaves out of the decoded frame (a constant per position in a patch),
+        `1 c H W` like `pixels`: zero without a shift picker, which alone needs it."""
+        if self.picker is None:
+            return torch.zeros_like(pixels[:1])
+        h, w = pixels.shape[-2] // self.patch, pixels.shape[-1] // self.patch
+        return repeat(self.pixel_offset, "(p q c) -> 1 c (h p) (w q)", p=self.patch, q=self.patch, h=h, w=w)
+
+    def move(self, pixels: torch.Tensor, hidden: torch.Tensor, whole: bool = False,
+             guide: torch.Tensor | None = None) -> torch.Tensor:
         """Images `(b t) c H W` moved as `hidden` (`b t h w hidden`) says: any pixels at the warp's grid,
-        its own view of the last frame's tokens or the frame itself; `whole`: flow reads whole pixels."""
+        its own view of the last frame's tokens or the frame itself; `whole`: flow reads whole pixels.
+        A shift picker places the move by `guide` (the frame those pixels show; by default the pixels)."""
+        if self.picker is not None:
+            cells = torch.stack([self.expected_shift(k) for k in self.cell_distributions(hidden)], dim=1)
+            shifts = self.picker(pixels if guide is None else guide, cells, rearrange(hidden, "b t h w e -> (b t) h w e"))
+            return follow(pixels, shifts[:, 0], shifts[:, 1], self.border, whole)
         k_x, k_y = self.distributions(hidden)
         if self.mode == "flow":
             return follow(pixels, self.expected_shift(k_x), self.expected_shift(k_y), self.border, whole)
