@@ -51,9 +51,10 @@ class DiLAConfig:
       brings in mirrored content instead of stretched edge pixels).
     - `warp_refine`: 0 (the cells' shifts interpolated between cell centres) or the width of a small
       convolutional net on the frame's pixels that gives every pixel the shift of its own cell, of one of
-      its eight neighbours, or none (`dila.modules.warp.ShiftPicker`; convex upsampling as in RAFT, Teed &
-      Deng 2020): a cell holds an object and some backdrop, and only the object's pixels should move;
-      needs `warp_mode` "flow".
+      its eight neighbours, none, or the move the action's first two coordinates say in pixels (what the
+      readout term trains them to say) (`dila.modules.warp.ShiftPicker`; convex upsampling as in RAFT,
+      Teed & Deng 2020): a cell holds an object and some backdrop, and only the object's pixels should
+      move; needs `warp_mode` "flow".
     """
 
     embed_dim: int = 768

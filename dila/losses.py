@@ -37,6 +37,12 @@ Six terms for small models, off in the published objective:
                        rollout step moves the frame shown before it. Token MSE sees the move through the
                        codec's 64-d view of a patch, and the head learns to take back what that view smears;
                        here the head is paid for the shown frame
+    pick               cross-entropy of a shift picker's weights (`DiLAConfig.warp_refine`) against which of its
+                       candidate shifts best explains each pixel of the true next frame (the last frame moved by
+                       each, its error over 3x3 pixels, softmax at `PICK_TEMPERATURE` over the picker's prior,
+                       so that candidates that explain a pixel equally keep their starting shares): the frame itself says
+                       which pixels moved with the action and which stayed, where the pixel term's gradient
+                       only reaches a pixel's immediate neighbours and pulls a small move back to none
 """
 from __future__ import annotations
 
@@ -45,13 +51,15 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
+from einops import rearrange, repeat
 
 from dila.block_motion import dominant_motion, part_and_whole_motion
+from dila.modules.warp import ShiftPicker, follow
 from dila.world_model import DiLAWorldModel, from_grid, to_grid
 
 SHIFT_TERMS = ("motion", "stretch", "readout", "rest")
 STRETCH = (0.5, 2.5)
+PICK_TEMPERATURE = 0.01  # of the candidates' mean absolute error (pixels in [0, 1]); equals keep the picker's prior
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class LossWeights:
     rest: float = 0.0
     even: float = 0.0
     pixel: float = 0.0
+    pick: float = 0.0
 
     @property
     def reads_shifts(self) -> bool:
@@ -142,6 +151,30 @@ def pixel_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, phase: 
     return (shown - target).abs().mean() + gradient_difference(shown, target)
 
 
+def picking_loss(picker: ShiftPicker, inputs: tuple[torch.Tensor, ...], last: torch.Tensor, target: torch.Tensor,
+                 border: str = "replicate") -> torch.Tensor:
+    """The pick term for a picker's `inputs` (`PixelWarp.picker_inputs`), frames `last` moved towards `target`
+    (`n c H W` each)."""
+    guide, cells, hidden, move = inputs
+    logits = picker.logits(guide, cells, hidden)
+    with torch.no_grad():
+        candidates = picker.candidates(cells, move).unbind(dim=2)
+        errors = torch.stack([(follow(last, c[:, 0], c[:, 1], border) - target).abs().mean(1) for c in candidates], dim=1)
+        prior = repeat(picker.prior, "k p q -> k (h p) (w q)", h=cells.shape[-2], w=cells.shape[-1])
+        best = (prior - F.avg_pool2d(errors, 3, 1, 1, count_include_pad=False) / PICK_TEMPERATURE).softmax(dim=1)
+    return -(best * logits.log_softmax(dim=1)).sum(dim=1).mean()
+
+
+def pick_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor) -> torch.Tensor:
+    """The pick term on every warp call (`warp_calls`), each against the true frame before and after it."""
+    warp = model.fusion_decoder.warp
+    if warp.picker is None:
+        raise ValueError("the pick term needs a shift picker (warp_refine)")
+    features, actions = warp_inputs(calls)
+    last, target = (rearrange(f, "b t c h w -> (b t) c h w") for f in (frames[:, :-1], frames[:, 1:]))
+    return picking_loss(warp.picker, warp.picker_inputs(last, warp.hidden(features, actions), actions), last, target, warp.border)
+
+
 def warp_inputs(calls: list) -> tuple[torch.Tensor, torch.Tensor]:
     """The features and actions of every warp call (`warp_calls`), joined along time."""
     features, _, actions = (torch.cat(parts, dim=1) for parts in zip(*calls))
@@ -190,7 +223,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed (the
     readout and rest terms come as a pair).
     `shifts` (`b (t-1) h w 2`, `dila.block_motion.block_shifts` of the clip's frames): the motion term's target.
-    `frames` (`b t c H W` in [0, 1], the clip the tokens encode): the pixel term's.
+    `frames` (`b t c H W` in [0, 1], the clip the tokens encode): the pixel and pick terms'.
     `readout_whole`: the readout term's target is a part's and the whole view's motion, the whole's when at
     least this share of the cells moved (`dila.block_motion.part_and_whole_motion`); None: one motion.
     `action_noise`: the standard deviation of Gaussian noise added to the latent actions that the forward
@@ -211,9 +244,9 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.reads_shifts and shifts is None:
         term = next(term for term in SHIFT_TERMS if getattr(weights, term))
         raise ValueError(f"the {term} term needs the clip's block-matched shifts")
-    if weights.pixel and frames is None:
-        raise ValueError("the pixel term needs the clip's frames")
-    with warp_calls(model) if weights.motion or weights.stretch or weights.pixel else nullcontext() as calls:
+    if (weights.pixel or weights.pick) and frames is None:
+        raise ValueError(f"the {'pixel' if weights.pixel else 'pick'} term needs the clip's frames")
+    with warp_calls(model) if weights.motion or weights.stretch or weights.pixel or weights.pick else nullcontext() as calls:
         if phase == 1:
             predicted = structure[:, :-1] + delta
             tokens = from_grid(model.render_next(predicted, grid, enc.memory, used))
@@ -244,5 +277,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
         terms["even"] = even_loss(actions, model.config.inverse_even_dims)
     if weights.pixel:
         terms["pixel"] = pixel_loss(model, calls, frames, phase)
+    if weights.pick:
+        terms["pick"] = pick_loss(model, calls, frames)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

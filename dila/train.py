@@ -84,6 +84,7 @@ class TrainArgs:
     readout_whole: float | None = None
     even_weight: float = 0.0
     pixel_weight: float = 0.0
+    pick_weight: float = 0.0
     action_noise: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
     stop_after: int | None = None
@@ -221,7 +222,8 @@ def train(args: TrainArgs) -> Path:
     weights = LossWeights(symmetry=args.symmetry_weight, oracle=args.oracle_weight,
                           detached_dynamics=args.detached_dynamics_weight, sharpness=args.sharpness_weight,
                           motion=args.motion_weight, stretch=args.stretch_weight, readout=args.readout_weight,
-                          rest=args.rest_weight, even=args.even_weight, pixel=args.pixel_weight)
+                          rest=args.rest_weight, even=args.even_weight, pixel=args.pixel_weight,
+                          pick=args.pick_weight)
     objective = Objective(model, args.phase, weights, args.action_noise, args.readout_whole)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
@@ -235,7 +237,7 @@ def train(args: TrainArgs) -> Path:
         frames = next(batches)["frames"]
         tokens = encode_clips(codec, frames)
         shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.reads_shifts else None
-        loss, terms = objective(tokens, shifts, frames if weights.pixel else None)
+        loss, terms = objective(tokens, shifts, frames if weights.pixel or weights.pick else None)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(objective.parameters(), args.max_grad_norm)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from dila import DiLAWorldModel
 from dila.codecs.light import LightCodec, LightCodecConfig
+from dila.losses import LossWeights, picking_loss, world_model_loss
 from dila.modules.warp import PixelWarp, ShiftPicker, bilinear_prior, cell_neighbourhoods, follow
 from dila.train import initial_weights
 
@@ -18,56 +19,63 @@ def test_the_prior_over_neighbours_is_bilinear_upsampling(size):
     cells = torch.randn(2, 2, *size)
     h, w = size
     prior = bilinear_prior(PATCH).repeat(1, h, w)
-    upsampled = torch.einsum("nskyx,kyx->nsyx", cell_neighbourhoods(cells, PATCH), prior)
+    upsampled = torch.einsum("nskyx,kyx->nsyx", cell_neighbourhoods(cells, PATCH), prior[:9])
     expected = F.interpolate(cells, scale_factor=PATCH, mode="bilinear", align_corners=False)
     torch.testing.assert_close(upsampled, expected)
-    assert torch.all(cell_neighbourhoods(cells, PATCH)[:, :, 9] == 0)
+    assert torch.all(prior[9:] == 0)
 
 
 @torch.no_grad()
-def test_the_picker_starts_as_bilinear_and_can_pick_a_cell_or_none():
+def test_the_picker_starts_as_bilinear_and_can_pick_a_cell_none_or_the_actions_move():
     torch.manual_seed(0)
     picker = ShiftPicker(3, 16, 8, PATCH)
     guide, cells, hidden = torch.rand(1, 3, 24, 24), torch.randn(1, 2, 3, 3), torch.randn(1, 3, 3, 16)
+    move = torch.tensor([[1.5, -0.5]])
+    pick = lambda k: picker.net[-1].bias.copy_(100.0 * F.one_hot(torch.tensor(k), 11).float())
     expected = F.interpolate(cells, scale_factor=PATCH, mode="bilinear", align_corners=False)
-    assert (picker(guide, cells, hidden) - expected).abs().max() < 0.01
-    picker.net[-1].bias.copy_(torch.tensor([0.0] * 4 + [100.0] + [0.0] * 5))
-    own_cell = cells.repeat_interleave(PATCH, -1).repeat_interleave(PATCH, -2)
-    torch.testing.assert_close(picker(guide, cells, hidden), own_cell)
-    picker.net[-1].bias.copy_(torch.tensor([0.0] * 9 + [100.0]))
-    assert picker(guide, cells, hidden).abs().max() < 1e-6
+    assert (picker(guide, cells, hidden, move) - expected).abs().max() < 0.01
+    pick(4)
+    torch.testing.assert_close(picker(guide, cells, hidden, move), cells.repeat_interleave(PATCH, -1).repeat_interleave(PATCH, -2))
+    pick(9)
+    assert picker(guide, cells, hidden, move).abs().max() < 1e-6
+    pick(10)
+    torch.testing.assert_close(picker(guide, cells, hidden, move), move[:, :, None, None].expand(-1, -1, 24, 24))
 
 
 def object_scenes(n: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-    """Noise backdrops (32x32) with a bright 4x4 square inside one cell; the square moves 2 px right and the
-    backdrop stays. Returns the frames, the moved frames, and the cells' true shifts (-2 px where the square is)."""
+    """Noise backdrops (32x32) with a bright 4x4 square somewhere; the square moves 2 px right and the
+    backdrop stays. Returns the frames and the moved frames."""
     frames = torch.rand(n, 3, 32, 32, generator=generator) * 0.5
-    moved, cells = frames.clone(), torch.zeros(n, 2, 4, 4)
+    moved = frames.clone()
     for i in range(n):
-        cy, cx = torch.randint(0, 4, (2,), generator=generator).tolist()
-        y, x = cy * PATCH + 2, cx * PATCH + 1
+        y, x = torch.randint(2, 24, (2,), generator=generator).tolist()
         frames[i, :, y : y + 4, x : x + 4] = 1.0
         moved[i, :, y : y + 4, x + 2 : x + 6] = 1.0
-        cells[i, 0, cy, cx] = -2.0  # read from 2 px to the left: the content moves right
-    return frames, moved, cells
+    return frames, moved
 
 
-def test_the_picker_learns_to_move_the_object_and_not_the_backdrop_in_its_cell():
+def test_the_picker_learns_which_pixels_take_the_actions_move():
+    """The cells say nothing moves (a decoder unsure where the object is); the action says a part moves
+    2 px right: from the pick term the picker learns which pixels move, and the backdrop around them stays.
+    (The pixel error's own gradient only teaches it to take the move back everywhere.)"""
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
     picker = ShiftPicker(3, 16, 16, PATCH)
-    hidden = torch.zeros(1, 4, 4, 16)
+    hidden, cells, move = torch.zeros(1, 4, 4, 16), torch.zeros(1, 2, 4, 4), torch.tensor([[-2.0, 0.0]])
     optimizer = torch.optim.Adam(picker.parameters(), lr=3e-3)
 
-    def error(frames, moved, cells):
-        shifts = picker(frames, cells, hidden.expand(len(frames), -1, -1, -1))
+    inputs = lambda n: (cells.expand(n, -1, -1, -1), hidden.expand(n, -1, -1, -1), move.expand(n, -1))
+
+    def error(frames, moved):
+        shifts = picker(frames, *inputs(len(frames)))
         return (follow(frames, shifts[:, 0], shifts[:, 1]) - moved).abs().mean()
 
     held_out = object_scenes(16, generator)
     with torch.no_grad():
         bilinear = error(*held_out).item()
     for _ in range(150):
-        loss = error(*object_scenes(16, generator))
+        frames, moved = object_scenes(16, generator)
+        loss = picking_loss(picker, (frames, *inputs(16)), frames, moved)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -114,3 +122,26 @@ def test_the_picker_sees_the_frame_the_tokens_decode_to():
     tokens = z.permute(0, 2, 3, 1)[:, None]
     view = warp.pixels(tokens)
     torch.testing.assert_close(view + warp.offset_image(view), codec.reconstruct(z * codec.latent_std + codec.latent_mean))
+
+
+def test_the_pick_term_reaches_the_picker_and_needs_one(tiny_config):
+    torch.manual_seed(0)
+    codec = LightCodec(LightCodecConfig(image_size=16, grid_size=2, latent_dim=40, width=16, groups=4)).eval()
+    warping = replace(tiny_config, embed_dim=40, residual_decoder=True, decoder_warp=3, warp_patch=PATCH, warp_channels=3,
+                      warp_mode="flow", dropout=0.0)
+    frames = torch.stack(object_scenes(2, torch.Generator().manual_seed(1)), dim=1)[..., :16, :16]
+    with torch.no_grad():
+        tokens = codec.encode(frames.flatten(0, 1)).unflatten(0, (2, 2))
+    weights = LossWeights(pick=1.0)
+    plain = DiLAWorldModel(warping)
+    plain.fusion_decoder.warp.init_from_codec(codec)
+    with pytest.raises(ValueError, match="needs a shift picker"):
+        world_model_loss(plain, tokens, 1, weights, frames=frames)
+    model = DiLAWorldModel(replace(warping, warp_refine=8))
+    model.fusion_decoder.warp.init_from_codec(codec)
+    with pytest.raises(ValueError, match="pick term needs the clip's frames"):
+        world_model_loss(model, tokens, 1, weights)
+    loss, terms = world_model_loss(model, tokens, 1, weights, frames=frames)
+    loss.backward()
+    assert torch.isfinite(terms["pick"]) and terms["pick"] > 0
+    assert model.fusion_decoder.warp.picker.net[-1].weight.grad.abs().sum() > 0

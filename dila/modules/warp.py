@@ -69,52 +69,61 @@ def follow(pixels: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor, b
 
 
 def bilinear_prior(patch: int) -> torch.Tensor:
-    """`10 p p`: the weights with which bilinear upsampling (align_corners False) reads each pixel of a cell
-    from the cell's value and its eight neighbours' (offsets dy, dx in -1..1, row-major), then 0 for "none"."""
+    """`11 p p`: the weights with which bilinear upsampling (align_corners False) reads each pixel of a cell
+    from the cell's value and its eight neighbours' (offsets dy, dx in -1..1, row-major), then 0 for the
+    shift picker's two other candidates (none, and the action's own move)."""
     u = (torch.arange(patch, dtype=torch.float32) + 0.5) / patch - 0.5  # from the cell centre, in cells
     axis = torch.stack((u.clamp(max=0).neg(), 1 - u.abs(), u.clamp(min=0)))  # weights of offsets -1, 0, +1
     weights = einsum(axis, axis, "i p, j q -> i j p q").reshape(9, patch, patch)
-    return torch.cat((weights, torch.zeros(1, patch, patch)))
+    return torch.cat((weights, torch.zeros(2, patch, patch)))
 
 
 def cell_neighbourhoods(values: torch.Tensor, patch: int) -> torch.Tensor:
-    """`n c h w` cell values -> `n c 10 H W`: at every pixel its cell's and eight neighbours' values
-    (replicated beyond the borders), then zero."""
-    n, c, h, w = values.shape
+    """`n c h w` cell values -> `n c 9 H W`: at every pixel its cell's and eight neighbours' values
+    (replicated beyond the borders)."""
+    h = values.shape[2]
     around = F.unfold(F.pad(values, (1, 1, 1, 1), mode="replicate"), kernel_size=3)
-    around = rearrange(around, "n (c k) (h w) -> n c k h w", c=c, h=h)
-    around = around.repeat_interleave(patch, dim=-2).repeat_interleave(patch, dim=-1)
-    return torch.cat((around, around.new_zeros(n, c, 1, h * patch, w * patch)), dim=2)
+    around = rearrange(around, "n (c k) (h w) -> n c k h w", k=9, h=h)
+    return around.repeat_interleave(patch, dim=-2).repeat_interleave(patch, dim=-1)
 
 
 class ShiftPicker(nn.Module):
-    """Every pixel's shift as a convex combination of its cell's, its eight neighbours' and none, weighted
-    by a small dilated convolutional net on the frame's pixels, the cells' shifts and what the warp's
-    features say of each cell (receptive field 15 px). Its last layer starts at zero, so it starts as
-    bilinear interpolation between cell centres (up to `PRIOR_FLOOR`)."""
+    """Every pixel's shift as a convex combination of eleven candidates: its cell's, its eight neighbours',
+    none, and the move the action itself says (`move`, the same for every pixel), weighted by a small
+    dilated convolutional net on the frame's pixels, the cells' shifts and what the warp's features say of
+    each cell (receptive field 31 px). Its last layer starts at zero, so it starts as bilinear
+    interpolation between cell centres (up to `PRIOR_FLOOR`)."""
 
     def __init__(self, channels: int, hidden: int, width: int, patch: int):
         super().__init__()
         self.patch = patch
         self.cells = nn.Linear(hidden, PICKER_CELL_CHANNELS)
-        self.net = nn.Sequential(
-            nn.Conv2d(channels + 2 + PICKER_CELL_CHANNELS, width, 3, padding=1), nn.GELU(),
-            nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.GELU(),
-            nn.Conv2d(width, width, 3, padding=4, dilation=4), nn.GELU(),
-            nn.Conv2d(width, 10, 1),
-        )
+        layers = [nn.Conv2d(channels + 2 + PICKER_CELL_CHANNELS, width, 3, padding=1), nn.GELU()]
+        for dilation in (2, 4, 8):
+            layers += [nn.Conv2d(width, width, 3, padding=dilation, dilation=dilation), nn.GELU()]
+        self.net = nn.Sequential(*layers, nn.Conv2d(width, 11, 1))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
         self.register_buffer("prior", bilinear_prior(patch).clamp(min=PRIOR_FLOOR).log(), persistent=False)
 
-    def forward(self, guide: torch.Tensor, shifts: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        """guide: pixels `n c H W`; shifts: the cells' `n 2 h w` (x, y); hidden: the warp's `n h w e`
-        -> every pixel's shift `n 2 H W`."""
+    def forward(self, guide: torch.Tensor, shifts: torch.Tensor, hidden: torch.Tensor, move: torch.Tensor) -> torch.Tensor:
+        """guide: pixels `n c H W`; shifts: the cells' `n 2 h w` (x, y); hidden: the warp's `n h w e`; move:
+        the action's `n 2` -> every pixel's shift `n 2 H W`."""
+        weights = self.logits(guide, shifts, hidden).softmax(dim=1)
+        return einsum(self.candidates(shifts, move), weights, "n s k y x, n k y x -> n s y x")
+
+    def logits(self, guide: torch.Tensor, shifts: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """The candidates' logits at every pixel, `n 11 H W`."""
         h, w, p = shifts.shape[-2], shifts.shape[-1], self.patch
         cells = rearrange(self.cells(hidden), "n h w e -> n e h w")
         per_cell = torch.cat((shifts, cells), dim=1).repeat_interleave(p, dim=-2).repeat_interleave(p, dim=-1)
-        logits = self.net(torch.cat((guide, per_cell), dim=1)) + repeat(self.prior, "k p q -> k (h p) (w q)", h=h, w=w)
-        return einsum(cell_neighbourhoods(shifts, p), logits.softmax(dim=1), "n s k y x, n k y x -> n s y x")
+        return self.net(torch.cat((guide, per_cell), dim=1)) + repeat(self.prior, "k p q -> k (h p) (w q)", h=h, w=w)
+
+    def candidates(self, shifts: torch.Tensor, move: torch.Tensor) -> torch.Tensor:
+        """Every pixel's eleven candidate shifts, `n 2 11 H W`."""
+        around = cell_neighbourhoods(shifts, self.patch)
+        same = move[:, :, None, None, None].expand(-1, -1, 1, *around.shape[-2:])
+        return torch.cat((around, torch.zeros_like(same), same), dim=2)
 
 
 class PixelWarp(nn.Module):
@@ -185,9 +194,20 @@ class PixelWarp(nn.Module):
     def forward(self, features: torch.Tensor, last_frame: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """features, last_frame: `b t h w d`, actions: `b t a` -> the change of tokens `b t h w d`."""
         pixels = self.pixels(last_frame)
-        change = self.move(pixels, self.hidden(features, actions), guide=pixels + self.offset_image(pixels)) - pixels
+        change = self.move(pixels, self.hidden(features, actions), guide=pixels + self.offset_image(pixels), actions=actions) - pixels
         change = rearrange(change, "(b t) c (h p) (w q) -> b t h w (p q c)", b=features.shape[0], p=self.patch, q=self.patch)
         return change @ self.to_tokens.T
+
+    def picker_inputs(self, guide: torch.Tensor, hidden: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the shift picker reads: the guide, the cells' mean shifts, the hidden features and the action's move."""
+        cells = torch.stack([self.expected_shift(k) for k in self.cell_distributions(hidden)], dim=1)
+        return guide, cells, rearrange(hidden, "b t h w e -> (b t) h w e"), self.action_move(actions)
+
+    def action_move(self, actions: torch.Tensor) -> torch.Tensor:
+        """`b t a` -> the shift `(b t) 2` that the actions' first two coordinates say, read as a part's move
+        in pixels (the readout term's convention, `dila.losses.readout_loss`): a pixel that moves right by
+        dx is read from dx to its left. Bounded by the warp's radius."""
+        return rearrange(-actions[..., :2], "b t s -> (b t) s").clamp(-self.radius, self.radius)
 
     def offset_image(self, pixels: torch.Tensor) -> torch.Tensor:
         """What the pixel view of tokens leaves out of the decoded frame (a constant per position in a patch),
@@ -198,13 +218,13 @@ class PixelWarp(nn.Module):
         return repeat(self.pixel_offset, "(p q c) -> 1 c (h p) (w q)", p=self.patch, q=self.patch, h=h, w=w)
 
     def move(self, pixels: torch.Tensor, hidden: torch.Tensor, whole: bool = False,
-             guide: torch.Tensor | None = None) -> torch.Tensor:
+             guide: torch.Tensor | None = None, actions: torch.Tensor | None = None) -> torch.Tensor:
         """Images `(b t) c H W` moved as `hidden` (`b t h w hidden`) says: any pixels at the warp's grid,
         its own view of the last frame's tokens or the frame itself; `whole`: flow reads whole pixels.
-        A shift picker places the move by `guide` (the frame those pixels show; by default the pixels)."""
+        A shift picker places the move by `guide` (the frame those pixels show; by default the pixels),
+        and offers every pixel the move that `actions` (`b t a`) say (`action_move`)."""
         if self.picker is not None:
-            cells = torch.stack([self.expected_shift(k) for k in self.cell_distributions(hidden)], dim=1)
-            shifts = self.picker(pixels if guide is None else guide, cells, rearrange(hidden, "b t h w e -> (b t) h w e"))
+            shifts = self.picker(*self.picker_inputs(pixels if guide is None else guide, hidden, actions))
             return follow(pixels, shifts[:, 0], shifts[:, 1], self.border, whole)
         k_x, k_y = self.distributions(hidden)
         if self.mode == "flow":
