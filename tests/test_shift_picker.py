@@ -1,4 +1,4 @@
-"""The warp's shift picker: every pixel's shift picked among its cell's, its neighbours' and none."""
+"""The warp's shift picker: every pixel's shift picked among its cell's, its neighbours', none and the action's move."""
 from dataclasses import replace
 
 import pytest
@@ -8,7 +8,13 @@ import torch.nn.functional as F
 from dila import DiLAWorldModel
 from dila.codecs.light import LightCodec, LightCodecConfig
 from dila.losses import LossWeights, picking_loss, world_model_loss
-from dila.modules.warp import PixelWarp, ShiftPicker, bilinear_prior, cell_neighbourhoods, follow
+from dila.modules.warp import (
+    PixelWarp,
+    ShiftPicker,
+    bilinear_prior,
+    cell_neighbourhoods,
+    follow,
+)
 from dila.train import initial_weights
 
 PATCH = 8
