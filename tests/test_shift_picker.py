@@ -18,6 +18,7 @@ from dila.modules.warp import (
 from dila.train import initial_weights
 
 PATCH = 8
+PICKER_EXTRAS = ("fusion_decoder.warp.pixel_offset", "fusion_decoder.warp.move_gain")
 
 
 @pytest.mark.parametrize("size", [(2, 3), (4, 4)])
@@ -102,7 +103,7 @@ def test_the_option_needs_a_flowing_warp_and_starts_a_trained_model_unchanged(ti
     source.fusion_decoder.warp.shifts.weight.data.normal_(std=0.1)
     picking = initial_weights(source, replace(flowing, warp_refine=8)).eval()
     added = set(picking.state_dict()) - set(source.state_dict())
-    assert added and all(k.startswith("fusion_decoder.warp.picker.") or k == "fusion_decoder.warp.pixel_offset" for k in added)
+    assert added and all(k.startswith("fusion_decoder.warp.picker.") or k in PICKER_EXTRAS for k in added)
     d = tiny_config.embed_dim
     for model in (source, picking):
         model.fusion_decoder.warp.to_pixels.copy_(torch.eye(2 * 2 * 4, d))
@@ -151,3 +152,12 @@ def test_the_pick_term_reaches_the_picker_and_needs_one(tiny_config):
     loss.backward()
     assert torch.isfinite(terms["pick"]) and terms["pick"] > 0
     assert model.fusion_decoder.warp.picker.net[-1].weight.grad.abs().sum() > 0
+
+
+def test_the_actions_move_is_its_first_two_coordinates_in_pixels_times_a_gain_within_the_radius():
+    warp = PixelWarp(16, 4, 3, PATCH, 3, "flow", refine=8)
+    actions = torch.tensor([[[1.0, -2.0, 9.0, 9.0]], [[-2.5, 0.5, 0.0, 0.0]]])
+    torch.testing.assert_close(warp.action_move(actions), torch.tensor([[-1.0, 2.0], [2.5, -0.5]]))
+    with torch.no_grad():
+        warp.move_gain.fill_(1.5)
+    torch.testing.assert_close(warp.action_move(actions), torch.tensor([[-1.5, 3.0], [3.0, -0.75]]))

@@ -150,6 +150,7 @@ class PixelWarp(nn.Module):
         self.picker = ShiftPicker(channels, hidden, refine, patch) if refine else None
         if self.picker is not None:
             self.register_buffer("pixel_offset", torch.zeros(values))
+            self.move_gain = nn.Parameter(torch.ones(()))
         self.gate = nn.Linear(hidden, 1) if mode == "blend" else None
         if self.gate is not None:
             nn.init.zeros_(self.gate.weight)
@@ -205,9 +206,10 @@ class PixelWarp(nn.Module):
 
     def action_move(self, actions: torch.Tensor) -> torch.Tensor:
         """`b t a` -> the shift `(b t) 2` that the actions' first two coordinates say, read as a part's move
-        in pixels (the readout term's convention, `dila.losses.readout_loss`): a pixel that moves right by
-        dx is read from dx to its left. Bounded by the warp's radius."""
-        return rearrange(-actions[..., :2], "b t s -> (b t) s").clamp(-self.radius, self.radius)
+        in pixels (the readout term's convention, `dila.losses.readout_loss`) times a learned gain (it starts
+        at 1; inferred actions fall short of the readout's target, as any regression does where it is unsure):
+        a pixel that moves right by dx is read from dx to its left. Bounded by the warp's radius."""
+        return rearrange(-self.move_gain * actions[..., :2], "b t s -> (b t) s").clamp(-self.radius, self.radius)
 
     def offset_image(self, pixels: torch.Tensor) -> torch.Tensor:
         """What the pixel view of tokens leaves out of the decoded frame (a constant per position in a patch),
