@@ -110,4 +110,4 @@ class FusionDecoder(nn.Module):
         """The next frame in pixels, `(b t) c H W`: the last frame as shown (`pixels`, not its tokens) moved by
         the warp (reading whole pixels with `whole`), plus the residual head's change in the warp's pixel
         view (what the pixel loss term trains)."""
-        return self.warp.move(pixels, self.warp.hidden(x, actions), whole) + self.warp.pixels(self.head(x))
+        return self.warp.move(pixels, self.warp.hidden(x, actions), whole, actions=actions) + self.warp.pixels(self.head(x))
