@@ -153,7 +153,7 @@ def pixel_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, phase: 
 
 
 def picking_loss(picker: ShiftPicker, inputs: tuple[torch.Tensor, ...], last: torch.Tensor, target: torch.Tensor,
-                 border: str = "replicate") -> torch.Tensor:
+                 border: str = "replicate", temperature: float = PICK_TEMPERATURE) -> torch.Tensor:
     """The pick term for a picker's `inputs` (`PixelWarp.picker_inputs`), frames `last` moved towards `target`
     (`n c H W` each)."""
     guide, cells, hidden, move = inputs
@@ -162,18 +162,19 @@ def picking_loss(picker: ShiftPicker, inputs: tuple[torch.Tensor, ...], last: to
         candidates = picker.candidates(cells, move).unbind(dim=2)
         errors = torch.stack([(follow(last, c[:, 0], c[:, 1], border) - target).abs().mean(1) for c in candidates], dim=1)
         prior = repeat(picker.prior, "k p q -> k (h p) (w q)", h=cells.shape[-2], w=cells.shape[-1])
-        best = (prior - F.avg_pool2d(errors, 3, 1, 1, count_include_pad=False) / PICK_TEMPERATURE).softmax(dim=1)
+        best = (prior - F.avg_pool2d(errors, 3, 1, 1, count_include_pad=False) / temperature).softmax(dim=1)
     return -(best * logits.log_softmax(dim=1)).sum(dim=1).mean()
 
 
-def pick_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor) -> torch.Tensor:
+def pick_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, temperature: float = PICK_TEMPERATURE) -> torch.Tensor:
     """The pick term on every warp call (`warp_calls`), each against the true frame before and after it."""
     warp = model.fusion_decoder.warp
     if warp.picker is None:
         raise ValueError("the pick term needs a shift picker (warp_refine)")
     features, actions = warp_inputs(calls)
     last, target = (rearrange(f, "b t c h w -> (b t) c h w") for f in (frames[:, :-1], frames[:, 1:]))
-    return picking_loss(warp.picker, warp.picker_inputs(last, warp.hidden(features, actions), actions), last, target, warp.border)
+    inputs = warp.picker_inputs(last, warp.hidden(features, actions), actions)
+    return picking_loss(warp.picker, inputs, last, target, warp.border, temperature)
 
 
 def warp_inputs(calls: list) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,13 +221,14 @@ def even_loss(actions: torch.Tensor, even_dims: int) -> torch.Tensor:
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
                      shifts: torch.Tensor | None = None, action_noise: float = 0.0, frames: torch.Tensor | None = None,
-                     readout_whole: float | None = None):
+                     readout_whole: float | None = None, pick_temperature: float = PICK_TEMPERATURE):
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed (the
     readout and rest terms come as a pair).
     `shifts` (`b (t-1) h w 2`, `dila.block_motion.block_shifts` of the clip's frames): the motion term's target.
     `frames` (`b t c H W` in [0, 1], the clip the tokens encode): the pixel and pick terms'.
     `readout_whole`: the readout term's target is a part's and the whole view's motion, the whole's when at
     least this share of the cells moved (`dila.block_motion.part_and_whole_motion`); None: one motion.
+    `pick_temperature`: the pick term's (`PICK_TEMPERATURE`).
     `action_noise`: the standard deviation of Gaussian noise added to the latent actions that the forward
     model and the decoder read (not to those the inverse-model terms compare), so that a faint signal in
     the action cannot tell the decoder what the frame could.
@@ -279,6 +281,6 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.pixel:
         terms["pixel"] = pixel_loss(model, calls, frames, phase)
     if weights.pick:
-        terms["pick"] = pick_loss(model, calls, frames)
+        terms["pick"] = pick_loss(model, calls, frames, pick_temperature)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

@@ -33,7 +33,7 @@ from dila.block_motion import block_shifts
 from dila.codecs import load_codec
 from dila.config import DiLAConfig
 from dila.hub import BUNDLED, load_world_model, read_pt, save_world_model
-from dila.losses import LossWeights, world_model_loss
+from dila.losses import PICK_TEMPERATURE, LossWeights, world_model_loss
 from dila.world_model import DiLAWorldModel
 
 STATE_NAME, LOG_NAME = "training_state.pt", "log.jsonl"
@@ -85,6 +85,7 @@ class TrainArgs:
     even_weight: float = 0.0
     pixel_weight: float = 0.0
     pick_weight: float = 0.0
+    pick_temperature: float = PICK_TEMPERATURE
     action_noise: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
     stop_after: int | None = None
@@ -190,14 +191,14 @@ class Objective(torch.nn.Module):
     """The model and its loss as one module, so that data-parallel wrappers see the whole step."""
 
     def __init__(self, model: DiLAWorldModel, phase: int, weights: LossWeights, action_noise: float = 0.0,
-                 readout_whole: float | None = None):
+                 readout_whole: float | None = None, pick_temperature: float = PICK_TEMPERATURE):
         super().__init__()
         self.model, self.phase, self.weights, self.action_noise = model, phase, weights, action_noise
-        self.readout_whole = readout_whole
+        self.readout_whole, self.pick_temperature = readout_whole, pick_temperature
 
     def forward(self, tokens: torch.Tensor, shifts: torch.Tensor | None = None, frames: torch.Tensor | None = None):
         return world_model_loss(self.model, tokens, self.phase, self.weights, shifts, self.action_noise, frames,
-                                self.readout_whole)
+                                self.readout_whole, self.pick_temperature)
 
 
 def train(args: TrainArgs) -> Path:
@@ -224,7 +225,7 @@ def train(args: TrainArgs) -> Path:
                           motion=args.motion_weight, stretch=args.stretch_weight, readout=args.readout_weight,
                           rest=args.rest_weight, even=args.even_weight, pixel=args.pixel_weight,
                           pick=args.pick_weight)
-    objective = Objective(model, args.phase, weights, args.action_noise, args.readout_whole)
+    objective = Objective(model, args.phase, weights, args.action_noise, args.readout_whole, args.pick_temperature)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)

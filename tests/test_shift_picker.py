@@ -15,7 +15,7 @@ from dila.modules.warp import (
     cell_neighbourhoods,
     follow,
 )
-from dila.train import initial_weights
+from dila.train import initial_weights, parse_args
 
 PATCH = 8
 PICKER_EXTRAS = ("fusion_decoder.warp.pixel_offset", "fusion_decoder.warp.move_gain")
@@ -152,6 +152,10 @@ def test_the_pick_term_reaches_the_picker_and_needs_one(tiny_config):
     loss.backward()
     assert torch.isfinite(terms["pick"]) and terms["pick"] > 0
     assert model.fusion_decoder.warp.picker.net[-1].weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        warmer = world_model_loss(model, tokens, 1, weights, frames=frames, pick_temperature=0.1)[1]["pick"]
+    assert abs(warmer - terms["pick"]) > 1e-4  # the temperature reaches the term
+    assert parse_args(["--out", "x", "--pick-temperature", "0.01"]).pick_temperature == 0.01
 
 
 def test_the_actions_move_is_its_first_two_coordinates_in_pixels_times_a_gain_within_the_radius():
