@@ -23,7 +23,8 @@ from dila.world_model import DiLAWorldModel
 
 RECIPE16 = replace(small_config(48), inverse_norm="frame")  # scripts/train_bundled16.sh
 SHIPPED = LossWeights(symmetry=0.0, oracle=4.0, detached_dynamics=1.0)
-SHIPPED_TERMS = LossWeights(sharpness=2.0, motion=1.0, stretch=1.0, readout=0.3, rest=30.0, even=30.0, pixel=10.0)  # stage 11
+SHIPPED_TERMS = LossWeights(sharpness=2.0, motion=1.0, stretch=1.0, readout=0.3, rest=30.0, even=30.0, pixel=10.0,
+                            pick=5.0)  # stage 14
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ def time_step(design: Design, repeats: int) -> tuple[float, float]:
     if warp is not None:
         warp.to_pixels.normal_()
         warp.to_tokens.normal_()
+        if warp.picker is not None:
+            warp.pixel_offset.normal_()
 
     b, t, size = design.batch, design.frames, design.grid * design.config.warp_patch
     shifts = torch.randint(-2, 3, (b, t - 1, design.grid, design.grid, 2)).float() if design.weights.reads_shifts else None

@@ -18,7 +18,8 @@ from dila.train import small_config
 
 PROBE_MARGIN = 0.2
 WARP_DESIGN = replace(small_config(64), inverse_norm="frame", decoder_warp=5, warp_patch=8, warp_channels=3)
-SHIPPED_DESIGN = replace(WARP_DESIGN, warp_mode="flow", inverse_even_dims=2, render="pixels")
+PIXEL_DESIGN = replace(WARP_DESIGN, warp_mode="flow", inverse_even_dims=2, render="pixels")
+SHIPPED_DESIGN = replace(PIXEL_DESIGN, warp_refine=16)
 
 
 def test_loads_quickly_and_runs():
@@ -36,12 +37,14 @@ def test_loads_quickly_and_runs():
 def test_the_recipe_moves_one_design_through_its_stages():
     """README's recipe: stage 1 in `configs/bundled-stage1.json` (a one-way inverse model), stages 2-3 in
     `small_config(64)`, stage 4 in `configs/bundled-frame.json` (per-frame norm), stages 5-9 in
-    `configs/bundled-warp.json`, stages 10-12 in `configs/bundled-pixel.json`, the shipped design."""
+    `configs/bundled-warp.json`, stages 10-12 in `configs/bundled-pixel.json`, stages 13-15 in
+    `configs/bundled-picker.json` (the shift picker), the shipped design."""
     configs = Path(__file__).parents[1] / "configs"
     assert DiLAConfig.load(configs / "bundled-stage1.json") == replace(small_config(64), inverse_antisymmetric=False)
     assert DiLAConfig.load(configs / "bundled-frame.json") == replace(small_config(64), inverse_norm="frame")
     assert DiLAConfig.load(configs / "bundled-warp.json") == WARP_DESIGN
-    assert DiLAConfig.load(configs / "bundled-pixel.json") == SHIPPED_DESIGN
+    assert DiLAConfig.load(configs / "bundled-pixel.json") == PIXEL_DESIGN
+    assert DiLAConfig.load(configs / "bundled-picker.json") == SHIPPED_DESIGN
     assert DiLAConfig.load(BUNDLED / "config.json") == SHIPPED_DESIGN
 
 

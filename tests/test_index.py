@@ -313,3 +313,12 @@ def test_a_synthetic_index_of_any_size(tmp_path):
     assert table.schema == transition_schema(16)
     again = make_synthetic_index(tmp_path / "again", transitions=1000, shard_rows=400)
     assert pq.read_table(tmp_path / "again" / "data").equals(table) and again["counts"] == manifest["counts"]
+
+
+def test_the_weights_hash_reads_every_tensor_a_scalar_too():
+    module = torch.nn.Linear(2, 2)
+    module.gain = torch.nn.Parameter(torch.ones(()))
+    before = weights_sha256(module)
+    with torch.no_grad():
+        module.gain.fill_(2.0)
+    assert weights_sha256(module) != before
