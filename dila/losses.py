@@ -51,13 +51,14 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, repeat
+from einops import rearrange
 
 from dila.block_motion import dominant_motion, part_and_whole_motion
 from dila.modules.warp import ShiftPicker, follow
 from dila.world_model import DiLAWorldModel, from_grid, to_grid
 
 SHIFT_TERMS = ("motion", "stretch", "readout", "rest")
+FRAME_TERMS = ("pixel", "pick")
 STRETCH = (0.5, 2.5)
 PICK_TEMPERATURE = 0.001  # of the candidates' mean absolute error (pixels in [0, 1]): nearly the best one, equals
 # keeping the picker's prior (at 0.01 the pixels that moved gave the action's move 4% of the target, at 0.001 26%)
@@ -85,6 +86,11 @@ class LossWeights:
     def reads_shifts(self) -> bool:
         """Whether a term needs the clip's block-matched shifts (`dila.block_motion.block_shifts`)."""
         return any(getattr(self, term) for term in SHIFT_TERMS)
+
+    @property
+    def reads_frames(self) -> bool:
+        """Whether a term needs the clip's frames in pixels."""
+        return any(getattr(self, term) for term in FRAME_TERMS)
 
 
 def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
@@ -161,8 +167,7 @@ def picking_loss(picker: ShiftPicker, inputs: tuple[torch.Tensor, ...], last: to
     with torch.no_grad():
         candidates = picker.candidates(cells, move).unbind(dim=2)
         errors = torch.stack([(follow(last, c[:, 0], c[:, 1], border) - target).abs().mean(1) for c in candidates], dim=1)
-        prior = repeat(picker.prior, "k p q -> k (h p) (w q)", h=cells.shape[-2], w=cells.shape[-1])
-        best = (prior - F.avg_pool2d(errors, 3, 1, 1, count_include_pad=False) / temperature).softmax(dim=1)
+        best = (picker.prior_map(*cells.shape[-2:]) - F.avg_pool2d(errors, 3, 1, 1, count_include_pad=False) / temperature).softmax(dim=1)
     return -(best * logits.log_softmax(dim=1)).sum(dim=1).mean()
 
 
@@ -247,8 +252,9 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.reads_shifts and shifts is None:
         term = next(term for term in SHIFT_TERMS if getattr(weights, term))
         raise ValueError(f"the {term} term needs the clip's block-matched shifts")
-    if (weights.pixel or weights.pick) and frames is None:
-        raise ValueError(f"the {'pixel' if weights.pixel else 'pick'} term needs the clip's frames")
+    if weights.reads_frames and frames is None:
+        term = next(term for term in FRAME_TERMS if getattr(weights, term))
+        raise ValueError(f"the {term} term needs the clip's frames")
     with warp_calls(model) if weights.motion or weights.stretch or weights.pixel or weights.pick else nullcontext() as calls:
         if phase == 1:
             predicted = structure[:, :-1] + delta

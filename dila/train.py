@@ -238,7 +238,7 @@ def train(args: TrainArgs) -> Path:
         frames = next(batches)["frames"]
         tokens = encode_clips(codec, frames)
         shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.reads_shifts else None
-        loss, terms = objective(tokens, shifts, frames if weights.pixel or weights.pick else None)
+        loss, terms = objective(tokens, shifts, frames if weights.reads_frames else None)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(objective.parameters(), args.max_grad_norm)

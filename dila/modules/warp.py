@@ -18,8 +18,8 @@ or, with mode "flow", every pixel is read from where the distributions' expected
     change  = to_tokens(moved - p)
 
 With a shift picker (`ShiftPicker`), a pixel's shift is not interpolated between cell centres: a small
-net on the frame's pixels picks it among its cell's, its eight neighbours' and none, so that the object's
-pixels move and the backdrop beside them in the same cell stays.
+net on the frame's pixels picks it among its cell's, its eight neighbours', none and the action's own move,
+so that the object's pixels move and the backdrop beside them in the same cell stays.
 
 The decoder's own features do not say where a cell's content moves (a linear probe of them at a moving
 object's cell scores R^2 ~0 for its dx), while the latent action carries the motion: so the warp reads
@@ -117,7 +117,11 @@ class ShiftPicker(nn.Module):
         h, w, p = shifts.shape[-2], shifts.shape[-1], self.patch
         cells = rearrange(self.cells(hidden), "n h w e -> n e h w")
         per_cell = torch.cat((shifts, cells), dim=1).repeat_interleave(p, dim=-2).repeat_interleave(p, dim=-1)
-        return self.net(torch.cat((guide, per_cell), dim=1)) + repeat(self.prior, "k p q -> k (h p) (w q)", h=h, w=w)
+        return self.net(torch.cat((guide, per_cell), dim=1)) + self.prior_map(h, w)
+
+    def prior_map(self, h: int, w: int) -> torch.Tensor:
+        """The log prior over the candidates at every pixel of an `h w` grid of cells, `11 H W`."""
+        return repeat(self.prior, "k p q -> k (h p) (w q)", h=h, w=w)
 
     def candidates(self, shifts: torch.Tensor, move: torch.Tensor) -> torch.Tensor:
         """Every pixel's eleven candidate shifts, `n 2 11 H W`."""
