@@ -67,6 +67,7 @@ class TrainArgs:
     seed: int = 0
     data: str = "procedural"
     num_clips: int = 200_000
+    still_objects: float = 0.0
     codec: str = str(BUNDLED / "codec")
     init: str | None = None
     model_config: str | None = None
@@ -108,7 +109,8 @@ def make_dataset(args: TrainArgs, image_size: int):
     if args.data == "procedural":
         from dila.data.procedural import ProceduralVideoDataset
 
-        return ProceduralVideoDataset("train", num_clips=args.num_clips, frames=args.frames, size=image_size, seed=args.seed)
+        return ProceduralVideoDataset("train", num_clips=args.num_clips, frames=args.frames, size=image_size,
+                                     seed=args.seed, still_objects=args.still_objects)
     from dila.data.videos import VideoFolderDataset
 
     return VideoFolderDataset(args.data, frames=args.frames, size=image_size)

@@ -172,3 +172,26 @@ def test_drawings_are_outlined_flat_illustrations_seen_only_in_training():
     rng = np.random.default_rng(0)
     scenes = [sample_scene(rng, "train") for _ in range(120)]
     assert any(scene.background == DRAWING for scene in scenes)
+
+
+def test_still_objects_are_painted_on_camera_canvases_and_pan_with_them():
+    bare = sample_scene(np.random.default_rng(5), "train", camera=True)
+    painted = sample_scene(np.random.default_rng(5), "train", camera=True, still_objects=1.0)
+    assert painted.camera and painted.backdrop.shape == bare.backdrop.shape
+    changed = (np.abs(painted.backdrop.astype(int) - bare.backdrop.astype(int)).sum(-1) > 30).mean()
+    assert 0.02 < changed < 0.4  # a few object-sized regions, not the whole canvas
+    scene = replace(painted, start=np.array([64.0, 64.0, 0.0, 1.0]))
+    frames = render_clip(scene, np.array([[3, 0, 0, 0]], np.float32), "camera").frames
+    np.testing.assert_array_equal(frames[1][:, :-3], frames[0][:, 3:])
+    objects = sample_scene(np.random.default_rng(5), "train", still_objects=1.0)
+    assert np.array_equal(objects.backdrop, sample_scene(np.random.default_rng(5), "train").backdrop)
+
+
+def test_still_objects_leave_other_data_unchanged_and_are_a_probability():
+    plain, some = (ProceduralVideoDataset("train", 20, frames=3, seed=1, still_objects=p) for p in (0.0, 0.5))
+    kinds = [plain.clip(i).kind for i in range(20)]
+    for i, kind in enumerate(kinds):
+        if kind != "camera":
+            assert np.array_equal(plain.clip(i).frames, some.clip(i).frames)
+    with pytest.raises(ValueError, match="probability"):
+        ProceduralVideoDataset("train", 4, still_objects=1.5)

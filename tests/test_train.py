@@ -9,7 +9,7 @@ import torch
 
 from dila.codecs.light import LightCodec, LightCodecConfig
 from dila.hub import load_world_model
-from dila.train import STATE_NAME, init_output_norm, parse_args, train
+from dila.train import STATE_NAME, init_output_norm, make_dataset, parse_args, train
 from dila.world_model import DiLAWorldModel
 
 
@@ -103,3 +103,9 @@ def test_init_weights_move_into_a_design_option_without_parameters_and_misfits_a
     assert initial_weights(source, None) is source
     with pytest.raises(ValueError, match="do not fit --model-config"):
         initial_weights(source, replace(source.config, structure_dim=source.config.structure_dim + 1))
+
+
+def test_still_objects_reach_the_training_data():
+    args = parse_args(["--out", "unused", "--still-objects", "0.6"])
+    assert make_dataset(args, 32).still_objects == 0.6
+    assert make_dataset(parse_args(["--out", "unused"]), 32).still_objects == 0.0

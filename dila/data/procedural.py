@@ -46,6 +46,7 @@ MAX_ROTATION = 0.4
 MAX_LOG_SCALE = 0.2
 MAX_LOG_ZOOM = 0.1
 PROPOSALS_PER_STEP = 8
+STILL_OBJECTS = (2, 6)
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,20 +135,42 @@ def _random_start(rng: np.random.Generator, scene: Scene) -> np.ndarray:
     return np.array([x, y, theta, scale])
 
 
-def sample_scene(rng: np.random.Generator, split: str = "train", size: int = 64, camera: bool = False) -> Scene:
-    """A random scene built only from `split`'s shapes, photos and colours."""
+def sample_scene(rng: np.random.Generator, split: str = "train", size: int = 64, camera: bool = False,
+                 still_objects: float = 0.0) -> Scene:
+    """A random scene built only from `split`'s shapes, photos and colours. With probability `still_objects`
+    a camera canvas carries objects painted onto it, which the pan carries along like everything else."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if camera:
         canvas_side = int(round(CANVAS_SIDE * size))
         background, canvas = _fill(rng, split, BACKGROUNDS[split], CANVAS_CROP, canvas_side, flat_probability=0)
+        if still_objects and rng.random() < still_objects:
+            canvas = _paint_objects(rng, split, canvas, size, background)
         scene = Scene(size, canvas, np.zeros(4), None, None, None, background)
     else:
         background, backdrop = _fill(rng, split, BACKGROUNDS[split], BACKGROUND_CROP, size)
-        shape = str(rng.choice(SHAPES[split]))
-        texture, image = _fill(rng, split, TEXTURES[split], TEXTURE_CROP, sprite_side(size), avoid=background)
-        scene = Scene(size, backdrop, np.zeros(4), sprite_levels(image, shape), shape, texture, background)
+        shape, texture, sprites = _sample_object(rng, split, size, background)
+        scene = Scene(size, backdrop, np.zeros(4), sprites, shape, texture, background)
     return replace(scene, start=_random_start(rng, scene))
+
+
+def _sample_object(rng: np.random.Generator, split: str, size: int, background: str):
+    """(shape, texture, sprite levels) of one random object of `split`."""
+    shape = str(rng.choice(SHAPES[split]))
+    texture, image = _fill(rng, split, TEXTURES[split], TEXTURE_CROP, sprite_side(size), avoid=background)
+    return shape, texture, sprite_levels(image, shape)
+
+
+def _paint_objects(rng: np.random.Generator, split: str, canvas: np.ndarray, size: int, background: str,
+                   count: tuple[int, int] = STILL_OBJECTS) -> np.ndarray:
+    """`canvas` with a few objects painted at random places, at the sizes they have in object scenes."""
+    side = canvas.shape[0]
+    for _ in range(int(rng.integers(count[0], count[1] + 1))):
+        sprites = _sample_object(rng, split, size, background)[2]
+        scale = _log_uniform(rng, *START_SCALE_RANGE)
+        state = np.array([*rng.uniform(0, side - 1, 2), rng.uniform(-np.pi, np.pi), scale])
+        canvas = _composite(canvas, sprites, state, scale * OBJECT_RADIUS * size)
+    return canvas
 
 
 def _propose(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
@@ -208,17 +231,21 @@ def _mip_level(sprites: tuple[np.ndarray, ...], radius: float) -> tuple[np.ndarr
     return sprites[level], full_radius * sprites[level].shape[0] / full_side
 
 
+def _composite(backdrop: np.ndarray, sprites: tuple[np.ndarray, ...], state: np.ndarray, radius: float) -> np.ndarray:
+    """`backdrop` uint8 with the object drawn at `state` (x, y, theta, _) with circumradius `radius` px."""
+    x, y, theta = np.asarray(state, np.float64)[:3]
+    sprite, sprite_radius = _mip_level(sprites, radius)
+    centre, zoom = (sprite.shape[0] - 1) / 2, radius / sprite_radius
+    cos, sin = zoom * np.cos(theta), zoom * np.sin(theta)
+    matrix = np.array([[cos, sin, x - (cos + sin) * centre], [-sin, cos, y - (cos - sin) * centre]])
+    layer = cv2.warpAffine(sprite, matrix, backdrop.shape[1::-1], flags=cv2.INTER_LINEAR)
+    colour, alpha = layer[..., :3], layer[..., 3:]
+    return np.clip(backdrop * (1 - alpha) + colour + 0.5, 0, 255).astype(np.uint8)
+
+
 def _object_frames(scene: Scene, states: np.ndarray) -> np.ndarray:
-    layers = np.empty((len(states), scene.size, scene.size, 4), np.float32)
-    for i, (x, y, theta, scale) in enumerate(states.astype(np.float64)):
-        radius = scale * OBJECT_RADIUS * scene.size
-        sprite, sprite_radius = _mip_level(scene.sprites, radius)
-        centre, zoom = (sprite.shape[0] - 1) / 2, radius / sprite_radius
-        cos, sin = zoom * np.cos(theta), zoom * np.sin(theta)
-        matrix = np.array([[cos, sin, x - (cos + sin) * centre], [-sin, cos, y - (cos - sin) * centre]])
-        layers[i] = cv2.warpAffine(sprite, matrix, (scene.size, scene.size), flags=cv2.INTER_LINEAR)
-    colour, alpha = layers[..., :3], layers[..., 3:]
-    return np.clip(scene.backdrop * (1 - alpha) + colour + 0.5, 0, 255).astype(np.uint8)
+    return np.stack([_composite(scene.backdrop, scene.sprites, state, state[3] * OBJECT_RADIUS * scene.size)
+                     for state in states.astype(np.float64)])
 
 
 def _camera_frames(scene: Scene, states: np.ndarray) -> np.ndarray:
@@ -239,9 +266,9 @@ def render_clip(scene: Scene, actions: np.ndarray, kind: str) -> Clip:
 
 
 def sample_clip(rng: np.random.Generator, split: str = "train", kind: str = "compose", frames: int = 8,
-                size: int = 64) -> Clip:
+                size: int = 64, still_objects: float = 0.0) -> Clip:
     """A random scene of `split` driven by random actions of `kind`."""
-    scene = sample_scene(rng, split, size, camera=kind == "camera")
+    scene = sample_scene(rng, split, size, camera=kind == "camera", still_objects=still_objects)
     return render_clip(scene, sample_actions(rng, kind, [scene], frames - 1), kind)
 
 
@@ -259,18 +286,22 @@ class ProceduralVideoDataset(Dataset):
 
     Items: frames float32 [frames, 3, size, size] in [0, 1], actions float32 [frames - 1, 4],
     states float32 [frames, 4], kind int64 (index into KINDS). Each item's kind is drawn
-    uniformly from `kinds`.
+    uniformly from `kinds`. `still_objects`: the share of camera canvases with objects painted on (so that
+    one frame does not tell a pan from an object's move; `sample_scene`).
     """
 
     def __init__(self, split: str = "train", num_clips: int = 10_000, frames: int = 8, size: int = 64,
-                 kinds: tuple[str, ...] = KINDS, seed: int = 0):
+                 kinds: tuple[str, ...] = KINDS, seed: int = 0, still_objects: float = 0.0):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if unknown := set(kinds) - set(KINDS):
             raise ValueError(f"unknown kinds {sorted(unknown)}; choose from {KINDS}")
         if frames < 2:
             raise ValueError("clips need at least 2 frames")
+        if not 0 <= still_objects <= 1:
+            raise ValueError(f"still_objects is a probability, got {still_objects}")
         self.split, self.num_clips, self.frames, self.size = split, num_clips, frames, size
+        self.still_objects = still_objects
         self.kinds, self.seed = tuple(kinds), seed
 
     def __len__(self) -> int:
@@ -281,7 +312,7 @@ class ProceduralVideoDataset(Dataset):
             raise IndexError(f"index {index} out of range for {self.num_clips} clips")
         rng = np.random.default_rng([self.seed, SPLITS.index(self.split), index])
         kind = self.kinds[rng.integers(len(self.kinds))]
-        return sample_clip(rng, self.split, kind, self.frames, self.size)
+        return sample_clip(rng, self.split, kind, self.frames, self.size, self.still_objects)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip = self.clip(index)
