@@ -87,6 +87,7 @@ class TrainArgs:
     pixel_weight: float = 0.0
     pick_weight: float = 0.0
     pick_temperature: float = PICK_TEMPERATURE
+    picker_lr_scale: float = 1.0
     action_noise: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
     stop_after: int | None = None
@@ -203,6 +204,18 @@ class Objective(torch.nn.Module):
                                 self.readout_whole, self.pick_temperature)
 
 
+def parameter_groups(model: DiLAWorldModel, lr: float, picker_scale: float = 1.0) -> list[dict]:
+    """The optimizer's parameter groups: the shift picker's (`DiLAConfig.warp_refine`) at `picker_scale` times
+    the learning rate, a small net whose gradient the global clipping otherwise shares with the whole model."""
+    warp = model.fusion_decoder.warp
+    picker = [] if picker_scale == 1.0 or warp is None or warp.picker is None else list(warp.picker.parameters())
+    if picker_scale != 1.0 and not picker:
+        raise ValueError("picker_lr_scale needs a model with a shift picker (warp_refine)")
+    chosen = {id(p) for p in picker}
+    rest = [p for p in model.parameters() if id(p) not in chosen]
+    return [{"params": rest}] + ([{"params": picker, "lr": lr * picker_scale}] if picker else [])
+
+
 def train(args: TrainArgs) -> Path:
     accelerator = Accelerator(kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     set_seed(args.seed)
@@ -210,7 +223,8 @@ def train(args: TrainArgs) -> Path:
     codec = load_codec(args.codec, device=accelerator.device)
     dataset = make_dataset(args, codec.image_size)
     model = build_model(args, out, codec, dataset, accelerator.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, args.lr, args.picker_lr_scale), lr=args.lr,
+                                  weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_schedule(s, args.warmup, args.steps))
     step = 0
     if (out / STATE_NAME).is_file():

@@ -15,7 +15,7 @@ from dila.modules.warp import (
     cell_neighbourhoods,
     follow,
 )
-from dila.train import initial_weights, parse_args
+from dila.train import initial_weights, parameter_groups, parse_args
 
 PATCH = 8
 PICKER_EXTRAS = ("fusion_decoder.warp.pixel_offset", "fusion_decoder.warp.move_gain")
@@ -165,3 +165,17 @@ def test_the_actions_move_is_its_first_two_coordinates_in_pixels_times_a_gain_wi
     with torch.no_grad():
         warp.move_gain.fill_(1.5)
     torch.testing.assert_close(warp.action_move(actions), torch.tensor([[-1.5, 3.0], [3.0, -0.75]]))
+
+
+def test_the_picker_can_learn_at_its_own_rate(tiny_config):
+    warping = replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=2, warp_channels=4, dropout=0.0,
+                      warp_mode="flow")
+    model = DiLAWorldModel(replace(warping, warp_refine=8))
+    rest, picker = parameter_groups(model, 1e-3, 10.0)
+    assert picker["lr"] == pytest.approx(1e-2) and "lr" not in rest
+    assert {id(p) for p in picker["params"]} == {id(p) for p in model.fusion_decoder.warp.picker.parameters()}
+    assert len(rest["params"]) + len(picker["params"]) == len(list(model.parameters()))
+    assert len(parameter_groups(model, 1e-3)) == 1
+    with pytest.raises(ValueError, match="needs a model with a shift picker"):
+        parameter_groups(DiLAWorldModel(warping), 1e-3, 10.0)
+    assert parse_args(["--out", "x", "--picker-lr-scale", "10"]).picker_lr_scale == 10
