@@ -159,19 +159,23 @@ def pixel_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, phase: 
 
 
 def picking_loss(picker: ShiftPicker, inputs: tuple[torch.Tensor, ...], last: torch.Tensor, target: torch.Tensor,
-                 border: str = "replicate", temperature: float = PICK_TEMPERATURE) -> torch.Tensor:
+                 border: str = "replicate", temperature: float = PICK_TEMPERATURE, stillness: float = 0.0) -> torch.Tensor:
     """The pick term for a picker's `inputs` (`PixelWarp.picker_inputs`), frames `last` moved towards `target`
-    (`n c H W` each)."""
+    (`n c H W` each). `stillness`: each candidate's error also counts this much per pixel of its shift, so
+    that where moving and staying explain the frame alike (a flat or faint backdrop) the target stays."""
     guide, cells, hidden, move = inputs
     logits = picker.logits(guide, cells, hidden)
     with torch.no_grad():
-        candidates = picker.candidates(cells, move).unbind(dim=2)
-        errors = torch.stack([(follow(last, c[:, 0], c[:, 1], border) - target).abs().mean(1) for c in candidates], dim=1)
-        best = (picker.prior_map(*cells.shape[-2:]) - F.avg_pool2d(errors, 3, 1, 1, count_include_pad=False) / temperature).softmax(dim=1)
+        candidates = picker.candidates(cells, move)
+        errors = torch.stack([(follow(last, c[:, 0], c[:, 1], border) - target).abs().mean(1)
+                              for c in candidates.unbind(dim=2)], dim=1)
+        errors = F.avg_pool2d(errors, 3, 1, 1, count_include_pad=False) + stillness * candidates.norm(dim=1)
+        best = (picker.prior_map(*cells.shape[-2:]) - errors / temperature).softmax(dim=1)
     return -(best * logits.log_softmax(dim=1)).sum(dim=1).mean()
 
 
-def pick_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, temperature: float = PICK_TEMPERATURE) -> torch.Tensor:
+def pick_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, temperature: float = PICK_TEMPERATURE,
+              stillness: float = 0.0) -> torch.Tensor:
     """The pick term on every warp call (`warp_calls`), each against the true frame before and after it."""
     warp = model.fusion_decoder.warp
     if warp.picker is None:
@@ -179,7 +183,7 @@ def pick_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, temperat
     features, actions = warp_inputs(calls)
     last, target = (rearrange(f, "b t c h w -> (b t) c h w") for f in (frames[:, :-1], frames[:, 1:]))
     inputs = warp.picker_inputs(last, warp.hidden(features, actions), actions)
-    return picking_loss(warp.picker, inputs, last, target, warp.border, temperature)
+    return picking_loss(warp.picker, inputs, last, target, warp.border, temperature, stillness)
 
 
 def warp_inputs(calls: list) -> tuple[torch.Tensor, torch.Tensor]:
@@ -226,14 +230,15 @@ def even_loss(actions: torch.Tensor, even_dims: int) -> torch.Tensor:
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
                      shifts: torch.Tensor | None = None, action_noise: float = 0.0, frames: torch.Tensor | None = None,
-                     readout_whole: float | None = None, pick_temperature: float = PICK_TEMPERATURE):
+                     readout_whole: float | None = None, pick_temperature: float = PICK_TEMPERATURE,
+                     pick_stillness: float = 0.0):
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed (the
     readout and rest terms come as a pair).
     `shifts` (`b (t-1) h w 2`, `dila.block_motion.block_shifts` of the clip's frames): the motion term's target.
     `frames` (`b t c H W` in [0, 1], the clip the tokens encode): the pixel and pick terms'.
     `readout_whole`: the readout term's target is a part's and the whole view's motion, the whole's when at
     least this share of the cells moved (`dila.block_motion.part_and_whole_motion`); None: one motion.
-    `pick_temperature`: the pick term's (`PICK_TEMPERATURE`).
+    `pick_temperature`, `pick_stillness`: the pick term's (`picking_loss`).
     `action_noise`: the standard deviation of Gaussian noise added to the latent actions that the forward
     model and the decoder read (not to those the inverse-model terms compare), so that a faint signal in
     the action cannot tell the decoder what the frame could.
@@ -287,6 +292,6 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.pixel:
         terms["pixel"] = pixel_loss(model, calls, frames, phase)
     if weights.pick:
-        terms["pick"] = pick_loss(model, calls, frames, pick_temperature)
+        terms["pick"] = pick_loss(model, calls, frames, pick_temperature, pick_stillness)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

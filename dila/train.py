@@ -87,6 +87,7 @@ class TrainArgs:
     pixel_weight: float = 0.0
     pick_weight: float = 0.0
     pick_temperature: float = PICK_TEMPERATURE
+    pick_stillness: float = 0.0
     picker_lr_scale: float = 1.0
     action_noise: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
@@ -194,14 +195,15 @@ class Objective(torch.nn.Module):
     """The model and its loss as one module, so that data-parallel wrappers see the whole step."""
 
     def __init__(self, model: DiLAWorldModel, phase: int, weights: LossWeights, action_noise: float = 0.0,
-                 readout_whole: float | None = None, pick_temperature: float = PICK_TEMPERATURE):
+                 readout_whole: float | None = None, pick_temperature: float = PICK_TEMPERATURE,
+                 pick_stillness: float = 0.0):
         super().__init__()
         self.model, self.phase, self.weights, self.action_noise = model, phase, weights, action_noise
-        self.readout_whole, self.pick_temperature = readout_whole, pick_temperature
+        self.readout_whole, self.pick_temperature, self.pick_stillness = readout_whole, pick_temperature, pick_stillness
 
     def forward(self, tokens: torch.Tensor, shifts: torch.Tensor | None = None, frames: torch.Tensor | None = None):
         return world_model_loss(self.model, tokens, self.phase, self.weights, shifts, self.action_noise, frames,
-                                self.readout_whole, self.pick_temperature)
+                                self.readout_whole, self.pick_temperature, self.pick_stillness)
 
 
 def parameter_groups(model: DiLAWorldModel, lr: float, picker_scale: float = 1.0) -> list[dict]:
@@ -241,7 +243,8 @@ def train(args: TrainArgs) -> Path:
                           motion=args.motion_weight, stretch=args.stretch_weight, readout=args.readout_weight,
                           rest=args.rest_weight, even=args.even_weight, pixel=args.pixel_weight,
                           pick=args.pick_weight)
-    objective = Objective(model, args.phase, weights, args.action_noise, args.readout_whole, args.pick_temperature)
+    objective = Objective(model, args.phase, weights, args.action_noise, args.readout_whole, args.pick_temperature,
+                          args.pick_stillness)
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)

@@ -179,3 +179,23 @@ def test_the_picker_can_learn_at_its_own_rate(tiny_config):
     with pytest.raises(ValueError, match="needs a model with a shift picker"):
         parameter_groups(DiLAWorldModel(warping), 1e-3, 10.0)
     assert parse_args(["--out", "x", "--picker-lr-scale", "10"]).picker_lr_scale == 10
+
+
+@torch.no_grad()
+def test_stillness_makes_the_pick_target_stay_where_moving_explains_nothing_more():
+    torch.manual_seed(0)
+    picker = ShiftPicker(3, 16, 8, PATCH)
+    cells, hidden, move = torch.full((1, 2, 3, 3), 2.0), torch.randn(1, 3, 3, 16), torch.tensor([[2.0, 0.0]])
+
+    def loss_when_picking(k: int, last: torch.Tensor, target: torch.Tensor, stillness: float) -> float:
+        picker.net[-1].bias.copy_(100.0 * F.one_hot(torch.tensor(k), 11).float())
+        return picking_loss(picker, (last, cells, hidden, move), last, target, stillness=stillness).item()
+
+    own_cell, none = 4, 9
+    flat = torch.full((1, 3, 24, 24), 0.4)
+    assert loss_when_picking(own_cell, flat, flat, 0.0) < loss_when_picking(none, flat, flat, 0.0)  # a tie: the prior moves
+    assert loss_when_picking(none, flat, flat, 0.005) < loss_when_picking(own_cell, flat, flat, 0.005)  # a tie: stay
+    noise = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(3))
+    panned = follow(noise, torch.full((1, 24, 24), 2.0), torch.full((1, 24, 24), 2.0))
+    assert loss_when_picking(own_cell, noise, panned, 0.005) < loss_when_picking(none, noise, panned, 0.005)  # a move shown
+    assert parse_args(["--out", "x", "--pick-stillness", "0.005"]).pick_stillness == 0.005
