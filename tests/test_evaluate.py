@@ -1,5 +1,6 @@
 import json
 import math
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,6 +19,7 @@ from dila.evaluate import (
     predict_clips,
     prediction_fidelity,
     probe_direction,
+    rendered_shift,
     reversal_cosines,
     rows,
     run_disentanglement,
@@ -129,6 +131,17 @@ def test_slider_scores_need_both_signs_to_move_the_right_way():
     assert out["median_shift_plus_px"] == 3.0 and out["median_shift_minus_px"] == -2.5
 
 
+def test_rendered_shift_is_how_far_the_object_itself_moved():
+    clip = sample_clip(np.random.default_rng(4), "heldout", "translate", frames=2)
+    still = np.zeros((0, 4), np.float32)
+    moved = lambda dx: render_clip(replace(clip.scene, start=clip.states[0] + np.array([dx, 0, 0, 0])), still,  # noqa: E731
+                                   "translate").frames[0]
+    assert rendered_shift(clip.frames[0], clip) == 0.0
+    assert rendered_shift(moved(2.5), clip) == 2.5 and rendered_shift(moved(-4.0), clip) == -4.0
+    half_way = ((moved(3.0).astype(int) + clip.frames[0]) // 2).astype(np.uint8)  # a ghost: not a move of 3
+    assert abs(rendered_shift(half_way, clip)) < 3.0
+
+
 def test_disentanglement_scores():
     structure, content = flat_clip([200, 210, 220]), flat_clip([20, 30, 40])
     actions = np.random.default_rng(0).normal(size=(1, 2, 4))
@@ -215,6 +228,7 @@ def test_cli_quick_writes_every_section(tmp_path, tiny_model, codec, capsys):
     assert set(results["interpretability"]["probe_r2"]) == {"dx", "dy", "rotation", "log_scale", "mean"}
     assert results["planning"]["tasks"] == 2 and 0 <= results["planning"]["success_rate"] <= 1
     assert results["slider"]["min_shift_px"] == 2.0 and 0 <= results["slider"]["success_rate"] <= 1
+    assert 0 <= results["slider"]["object_move"]["success_rate"] <= 1
     assert 0 < results["prediction"]["codec"]["psnr"] < MAX_PSNR
     assert results["long_play"]["steps"] == 10 and set(results["long_play"]["sharpness"]) == {"0", "10"}
     assert results["long_play"]["sharpness"]["0"] == pytest.approx(1.0, abs=0.5)
