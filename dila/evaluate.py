@@ -27,8 +27,8 @@ slider            along the latent direction that a probe of the training object
                   (`Pipeline.preview`); a start counts when the object's centroid moves at least
                   `min_shift` px the right way for both signs. `object_move`: the same count for how far
                   the object itself moved (the start's scene re-rendered with its object moved by each of
-                  `SHIFT_SEARCH` px, the nearest to the preview), which a backdrop moved along with the
-                  object does not pull as it pulls the centroid.
+                  `SHIFT_SEARCH` px, the nearest to the preview; `rendered_shifts`), which a backdrop
+                  moved along with the object does not pull as it pulls the centroid.
 planning          CEM in latent-action space from frame 0 to frame k of held-out clips; success
                   when the object (view) in the last planned frame is within tolerance of the goal.
 long_play         `play_steps` steps from held-out first frames with Play's keys held in turn
@@ -53,13 +53,34 @@ from sklearn.metrics import r2_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from dila.data.procedural import KINDS, Clip, ProceduralVideoDataset, render_clip, render_pair
+from dila.data.procedural import (
+    KINDS,
+    Clip,
+    ProceduralVideoDataset,
+    render_clip,
+    render_pair,
+)
 from dila.hub import BUNDLED, load_world_model
 from dila.long_play import long_play, play_keys
-from dila.metrics import colour_histogram, cosine, frame_psnr, histogram_distance, pooled_psnr, psnr, ssim
+from dila.metrics import (
+    colour_histogram,
+    cosine,
+    frame_psnr,
+    histogram_distance,
+    pooled_psnr,
+    psnr,
+    ssim,
+)
 from dila.pipeline import RENDERS, Pipeline, with_detail
-from dila.planning import (ActionPrior, PlanningTask, TaskResult, locate_object, plan_success, planning_tasks,
-                           through_codec)
+from dila.planning import (
+    ActionPrior,
+    PlanningTask,
+    TaskResult,
+    locate_object,
+    plan_success,
+    planning_tasks,
+    through_codec,
+)
 from dila.world_model import DiLAWorldModel
 
 COMPONENTS = ("dx", "dy", "rotation", "log_scale")
@@ -134,18 +155,19 @@ def along(actions: np.ndarray, direction: np.ndarray, sigmas: float) -> np.ndarr
 SHIFT_SEARCH = np.arange(-6.0, 6.01, 0.5)
 
 
-def rendered_shift(frame: np.ndarray, clip: Clip, pipeline: Pipeline | None = None,
-                   search: np.ndarray = SHIFT_SEARCH) -> float:
-    """The x move of `clip`'s object that best explains `frame` (uint8 `h w 3`): the first frame's scene
-    re-rendered with the object moved by each of `search` px (through the pipeline's codec when it shows
-    frames that way), the nearest in mean absolute difference."""
+def rendered_shifts(frames: list[np.ndarray], clip: Clip, pipeline: Pipeline | None = None,
+                    search: np.ndarray = SHIFT_SEARCH) -> list[float]:
+    """The x move of `clip`'s object that best explains each of `frames` (uint8 `h w 3`): the first frame's
+    scene re-rendered with the object moved by each of `search` px (through the pipeline's codec when it
+    shows frames that way), the nearest in mean absolute difference."""
     still = np.zeros((0, 4), np.float32)
     renders = np.stack([render_clip(replace(clip.scene, start=clip.states[0] + np.array([dx, 0, 0, 0])), still,
                                     clip.kind).frames[0] for dx in search])
     if pipeline is not None and not pipeline.keep_detail:
         renders = through_codec(pipeline, renders)
-    errors = np.abs(renders.astype(np.float32) - frame.astype(np.float32)).mean(axis=(1, 2, 3))
-    return float(search[int(np.argmin(errors))])
+    renders = renders.astype(np.float32)
+    return [float(search[int(np.argmin(np.abs(renders - frame.astype(np.float32)).mean(axis=(1, 2, 3))))])
+            for frame in frames]
 
 
 def slider_scores(shifts: np.ndarray, min_shift: float) -> dict:
@@ -289,7 +311,7 @@ def run_slider(pipeline: Pipeline, clips: list[Clip], train_actions: np.ndarray,
         start = locate_object(first, background)
         moved = [pipeline.preview(state, action) for action in (minus, plus)]
         shifts.append([locate_object(m, background)[0] - start[0] for m in moved])
-        own.append([rendered_shift(m, clip, pipeline) for m in moved])
+        own.append(rendered_shifts(moved, clip, pipeline))
     scores = slider_scores(np.array(shifts, dtype=float).reshape(-1, 2), min_shift)
     mine = slider_scores(np.array(own, dtype=float).reshape(-1, 2), min_shift)
     keys = ("success_rate", "median_shift_minus_px", "median_shift_plus_px")

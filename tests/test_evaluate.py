@@ -19,7 +19,7 @@ from dila.evaluate import (
     predict_clips,
     prediction_fidelity,
     probe_direction,
-    rendered_shift,
+    rendered_shifts,
     reversal_cosines,
     rows,
     run_disentanglement,
@@ -134,12 +134,12 @@ def test_slider_scores_need_both_signs_to_move_the_right_way():
 def test_rendered_shift_is_how_far_the_object_itself_moved():
     clip = sample_clip(np.random.default_rng(4), "heldout", "translate", frames=2)
     still = np.zeros((0, 4), np.float32)
-    moved = lambda dx: render_clip(replace(clip.scene, start=clip.states[0] + np.array([dx, 0, 0, 0])), still,  # noqa: E731
+    moved = lambda dx: render_clip(replace(clip.scene, start=clip.states[0] + np.array([dx, 0, 0, 0])), still,
                                    "translate").frames[0]
-    assert rendered_shift(clip.frames[0], clip) == 0.0
-    assert rendered_shift(moved(2.5), clip) == 2.5 and rendered_shift(moved(-4.0), clip) == -4.0
     half_way = ((moved(3.0).astype(int) + clip.frames[0]) // 2).astype(np.uint8)  # a ghost: not a move of 3
-    assert abs(rendered_shift(half_way, clip)) < 3.0
+    still_frame, right, left, ghost = rendered_shifts([clip.frames[0], moved(2.5), moved(-4.0), half_way], clip)
+    assert still_frame == 0.0 and right == 2.5 and left == -4.0
+    assert abs(ghost) < 3.0
 
 
 def test_disentanglement_scores():
