@@ -42,7 +42,11 @@ Six terms for small models, off in the published objective:
                        each, its error over 3x3 pixels, softmax at `PICK_TEMPERATURE` over the picker's prior,
                        so that candidates that explain a pixel equally keep their starting shares): the frame itself says
                        which pixels moved with the action and which stayed, where the pixel term's gradient
-                       only reaches a pixel's immediate neighbours and pulls a small move back to none
+                       only reaches a pixel's immediate neighbours and pulls a small move back to none.
+                       Given the clip's true per-pixel motion (`dila.data.true_motion`, procedural clips), the
+                       target is instead the candidates nearest that motion (`PickTarget`): where moving and
+                       staying explain a pixel alike (a flat backdrop, a flat object's inside) the frame cannot
+                       say which, and the truth can
 """
 from __future__ import annotations
 
@@ -62,6 +66,17 @@ FRAME_TERMS = ("pixel", "pick")
 STRETCH = (0.5, 2.5)
 PICK_TEMPERATURE = 0.001  # of the candidates' mean absolute error (pixels in [0, 1]): nearly the best one, equals
 # keeping the picker's prior (at 0.01 the pixels that moved gave the action's move 4% of the target, at 0.001 26%)
+TRUTH_TEMPERATURE = 0.05  # px from the true motion: half a pixel outweighs the prior (floor 1e-4 = e^-9.2)
+
+
+@dataclass(frozen=True)
+class PickTarget:
+    """How the pick term scores a picker's candidates against the frames (`picking_loss`): each candidate's
+    error softmaxed at `temperature`, plus `stillness` per pixel of its shift, so that where moving and
+    staying explain the frame alike (a flat or faint backdrop) the target stays."""
+
+    temperature: float = PICK_TEMPERATURE
+    stillness: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -159,31 +174,42 @@ def pixel_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, phase: 
 
 
 def picking_loss(picker: ShiftPicker, inputs: tuple[torch.Tensor, ...], last: torch.Tensor, target: torch.Tensor,
-                 border: str = "replicate", temperature: float = PICK_TEMPERATURE, stillness: float = 0.0) -> torch.Tensor:
+                 border: str = "replicate", settings: PickTarget = PickTarget(),
+                 truth: torch.Tensor | None = None) -> torch.Tensor:
     """The pick term for a picker's `inputs` (`PixelWarp.picker_inputs`), frames `last` moved towards `target`
-    (`n c H W` each). `stillness`: each candidate's error also counts this much per pixel of its shift, so
-    that where moving and staying explain the frame alike (a flat or faint backdrop) the target stays."""
+    (`n c H W` each), scored as `settings` say, or against the true per-pixel motion `truth` (`n 2 H W`)."""
     guide, cells, hidden, move = inputs
     logits = picker.logits(guide, cells, hidden)
     with torch.no_grad():
         candidates = picker.candidates(cells, move)
-        errors = torch.stack([(follow(last, c[:, 0], c[:, 1], border) - target).abs().mean(1)
-                              for c in candidates.unbind(dim=2)], dim=1)
-        errors = F.avg_pool2d(errors, 3, 1, 1, count_include_pad=False) + stillness * candidates.norm(dim=1)
-        best = (picker.prior_map(*cells.shape[-2:]) - errors / temperature).softmax(dim=1)
+        if truth is None:
+            errors = candidate_errors(candidates, last, target, border) + settings.stillness * candidates.norm(dim=1)
+            scores = errors / settings.temperature
+        else:
+            scores = (candidates - truth[:, :, None]).abs().sum(dim=1) / TRUTH_TEMPERATURE
+        best = (picker.prior_map(*cells.shape[-2:]) - scores).softmax(dim=1)
     return -(best * logits.log_softmax(dim=1)).sum(dim=1).mean()
 
 
-def pick_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, temperature: float = PICK_TEMPERATURE,
-              stillness: float = 0.0) -> torch.Tensor:
-    """The pick term on every warp call (`warp_calls`), each against the true frame before and after it."""
+def candidate_errors(candidates: torch.Tensor, last: torch.Tensor, target: torch.Tensor, border: str) -> torch.Tensor:
+    """How far `last` moved by each candidate (`n 2 k H W`) is from `target`, over 3x3 pixels: `n k H W`."""
+    errors = torch.stack([(follow(last, c[:, 0], c[:, 1], border) - target).abs().mean(1)
+                          for c in candidates.unbind(dim=2)], dim=1)
+    return F.avg_pool2d(errors, 3, 1, 1, count_include_pad=False)
+
+
+def pick_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, settings: PickTarget = PickTarget(),
+              motion: torch.Tensor | None = None) -> torch.Tensor:
+    """The pick term on every warp call (`warp_calls`), each against the true frame before and after it, or
+    against the clip's true motion `motion` (`b (t-1) 2 H W`) where given."""
     warp = model.fusion_decoder.warp
     if warp.picker is None:
         raise ValueError("the pick term needs a shift picker (warp_refine)")
     features, actions = warp_inputs(calls)
     last, target = (rearrange(f, "b t c h w -> (b t) c h w") for f in (frames[:, :-1], frames[:, 1:]))
+    truth = None if motion is None else rearrange(motion, "b t s h w -> (b t) s h w")
     inputs = warp.picker_inputs(last, warp.hidden(features, actions), actions)
-    return picking_loss(warp.picker, inputs, last, target, warp.border, temperature, stillness)
+    return picking_loss(warp.picker, inputs, last, target, warp.border, settings, truth)
 
 
 def warp_inputs(calls: list) -> tuple[torch.Tensor, torch.Tensor]:
@@ -230,15 +256,16 @@ def even_loss(actions: torch.Tensor, even_dims: int) -> torch.Tensor:
 
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
                      shifts: torch.Tensor | None = None, action_noise: float = 0.0, frames: torch.Tensor | None = None,
-                     readout_whole: float | None = None, pick_temperature: float = PICK_TEMPERATURE,
-                     pick_stillness: float = 0.0):
+                     readout_whole: float | None = None, pick: PickTarget = PickTarget(),
+                     motion: torch.Tensor | None = None):
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed (the
     readout and rest terms come as a pair).
     `shifts` (`b (t-1) h w 2`, `dila.block_motion.block_shifts` of the clip's frames): the motion term's target.
     `frames` (`b t c H W` in [0, 1], the clip the tokens encode): the pixel and pick terms'.
     `readout_whole`: the readout term's target is a part's and the whole view's motion, the whole's when at
     least this share of the cells moved (`dila.block_motion.part_and_whole_motion`); None: one motion.
-    `pick_temperature`, `pick_stillness`: the pick term's (`picking_loss`).
+    `pick`: how the pick term scores against the frames; `motion` (`b (t-1) 2 H W`, `dila.data.true_motion`):
+    the clip's true per-pixel motion, the pick term's target instead where given.
     `action_noise`: the standard deviation of Gaussian noise added to the latent actions that the forward
     model and the decoder read (not to those the inverse-model terms compare), so that a faint signal in
     the action cannot tell the decoder what the frame could.
@@ -292,6 +319,6 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.pixel:
         terms["pixel"] = pixel_loss(model, calls, frames, phase)
     if weights.pick:
-        terms["pick"] = pick_loss(model, calls, frames, pick_temperature, pick_stillness)
+        terms["pick"] = pick_loss(model, calls, frames, pick, motion)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return total, terms

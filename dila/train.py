@@ -33,7 +33,7 @@ from dila.block_motion import block_shifts
 from dila.codecs import load_codec
 from dila.config import DiLAConfig
 from dila.hub import BUNDLED, load_world_model, read_pt, save_world_model
-from dila.losses import PICK_TEMPERATURE, LossWeights, world_model_loss
+from dila.losses import PICK_TEMPERATURE, LossWeights, PickTarget, world_model_loss
 from dila.world_model import DiLAWorldModel
 
 STATE_NAME, LOG_NAME = "training_state.pt", "log.jsonl"
@@ -88,6 +88,7 @@ class TrainArgs:
     pick_weight: float = 0.0
     pick_temperature: float = PICK_TEMPERATURE
     pick_stillness: float = 0.0
+    pick_truth: bool = False
     picker_lr_scale: float = 1.0
     action_noise: float = 0.0
     symmetry_weight: float = LossWeights.symmetry
@@ -103,18 +104,25 @@ def parse_args(argv=None) -> TrainArgs:
             parser.add_argument(flag, required=True, help="run directory (created; resumed when it holds a run)")
         else:
             kind = next(t for t in typing.get_args(hints[name]) or (hints[name],) if t is not type(None))
-            parser.add_argument(flag, type=kind, default=default)
+            if kind is bool:
+                parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            else:
+                parser.add_argument(flag, type=kind, default=default)
     return TrainArgs(**vars(parser.parse_args(argv)))
 
 
 def make_dataset(args: TrainArgs, image_size: int):
+    if args.pick_truth and not args.pick_weight:
+        raise ValueError("--pick-truth sets the pick term's target: give the term a --pick-weight")
     if args.data == "procedural":
         from dila.data.procedural import ProceduralVideoDataset
 
         return ProceduralVideoDataset("train", num_clips=args.num_clips, frames=args.frames, size=image_size,
-                                     seed=args.seed, still_objects=args.still_objects)
+                                     seed=args.seed, still_objects=args.still_objects, motion=args.pick_truth)
     from dila.data.videos import VideoFolderDataset
 
+    if args.pick_truth:
+        raise ValueError("--pick-truth needs procedural data: a video folder's true motion is unknown")
     return VideoFolderDataset(args.data, frames=args.frames, size=image_size)
 
 
@@ -195,15 +203,15 @@ class Objective(torch.nn.Module):
     """The model and its loss as one module, so that data-parallel wrappers see the whole step."""
 
     def __init__(self, model: DiLAWorldModel, phase: int, weights: LossWeights, action_noise: float = 0.0,
-                 readout_whole: float | None = None, pick_temperature: float = PICK_TEMPERATURE,
-                 pick_stillness: float = 0.0):
+                 readout_whole: float | None = None, pick: PickTarget | None = None):
         super().__init__()
         self.model, self.phase, self.weights, self.action_noise = model, phase, weights, action_noise
-        self.readout_whole, self.pick_temperature, self.pick_stillness = readout_whole, pick_temperature, pick_stillness
+        self.readout_whole, self.pick = readout_whole, pick or PickTarget()
 
-    def forward(self, tokens: torch.Tensor, shifts: torch.Tensor | None = None, frames: torch.Tensor | None = None):
+    def forward(self, tokens: torch.Tensor, shifts: torch.Tensor | None = None, frames: torch.Tensor | None = None,
+                motion: torch.Tensor | None = None):
         return world_model_loss(self.model, tokens, self.phase, self.weights, shifts, self.action_noise, frames,
-                                self.readout_whole, self.pick_temperature, self.pick_stillness)
+                                self.readout_whole, self.pick, motion)
 
 
 def parameter_groups(model: DiLAWorldModel, lr: float, picker_scale: float = 1.0) -> list[dict]:
@@ -243,8 +251,8 @@ def train(args: TrainArgs) -> Path:
                           motion=args.motion_weight, stretch=args.stretch_weight, readout=args.readout_weight,
                           rest=args.rest_weight, even=args.even_weight, pixel=args.pixel_weight,
                           pick=args.pick_weight)
-    objective = Objective(model, args.phase, weights, args.action_noise, args.readout_whole, args.pick_temperature,
-                          args.pick_stillness)
+    objective = Objective(model, args.phase, weights, args.action_noise, args.readout_whole,
+                          PickTarget(args.pick_temperature, args.pick_stillness))
     objective, optimizer, loader, scheduler = accelerator.prepare(objective, optimizer, loader, scheduler)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -254,10 +262,11 @@ def train(args: TrainArgs) -> Path:
     progress = tqdm(range(step, last), initial=step, total=args.steps, disable=not accelerator.is_main_process)
     start = last_save = time.perf_counter()
     for step in progress:
-        frames = next(batches)["frames"]
+        batch = next(batches)
+        frames = batch["frames"]
         tokens = encode_clips(codec, frames)
         shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.reads_shifts else None
-        loss, terms = objective(tokens, shifts, frames if weights.reads_frames else None)
+        loss, terms = objective(tokens, shifts, frames if weights.reads_frames else None, batch.get("motion"))
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(objective.parameters(), args.max_grad_norm)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from dila import DiLAWorldModel
 from dila.codecs.light import LightCodec, LightCodecConfig
-from dila.losses import LossWeights, picking_loss, world_model_loss
+from dila.losses import LossWeights, PickTarget, picking_loss, world_model_loss
 from dila.modules.warp import (
     PixelWarp,
     ShiftPicker,
@@ -153,7 +153,7 @@ def test_the_pick_term_reaches_the_picker_and_needs_one(tiny_config):
     assert torch.isfinite(terms["pick"]) and terms["pick"] > 0
     assert model.fusion_decoder.warp.picker.net[-1].weight.grad.abs().sum() > 0
     with torch.no_grad():
-        warmer = world_model_loss(model, tokens, 1, weights, frames=frames, pick_temperature=0.1)[1]["pick"]
+        warmer = world_model_loss(model, tokens, 1, weights, frames=frames, pick=PickTarget(temperature=0.1))[1]["pick"]
     assert abs(warmer - terms["pick"]) > 1e-4  # the temperature reaches the term
     assert parse_args(["--out", "x", "--pick-temperature", "0.01"]).pick_temperature == 0.01
 
@@ -189,7 +189,7 @@ def test_stillness_makes_the_pick_target_stay_where_moving_explains_nothing_more
 
     def loss_when_picking(k: int, last: torch.Tensor, target: torch.Tensor, stillness: float) -> float:
         picker.net[-1].bias.copy_(100.0 * F.one_hot(torch.tensor(k), 11).float())
-        return picking_loss(picker, (last, cells, hidden, move), last, target, stillness=stillness).item()
+        return picking_loss(picker, (last, cells, hidden, move), last, target, settings=PickTarget(stillness=stillness)).item()
 
     own_cell, none = 4, 9
     flat = torch.full((1, 3, 24, 24), 0.4)
@@ -199,3 +199,21 @@ def test_stillness_makes_the_pick_target_stay_where_moving_explains_nothing_more
     panned = follow(noise, torch.full((1, 24, 24), 2.0), torch.full((1, 24, 24), 2.0))
     assert loss_when_picking(own_cell, noise, panned, 0.005) < loss_when_picking(none, noise, panned, 0.005)  # a move shown
     assert parse_args(["--out", "x", "--pick-stillness", "0.005"]).pick_stillness == 0.005
+
+
+@torch.no_grad()
+def test_the_true_motion_decides_the_pick_target_where_the_frames_cannot():
+    torch.manual_seed(0)
+    picker = ShiftPicker(3, 16, 8, PATCH)
+    cells, hidden, move = torch.full((1, 2, 3, 3), 2.0), torch.randn(1, 3, 3, 16), torch.tensor([[2.0, 0.0]])
+    flat = torch.full((1, 3, 24, 24), 0.4)  # every candidate explains a flat frame alike
+
+    def loss_when_picking(k: int, truth: torch.Tensor) -> float:
+        picker.net[-1].bias.copy_(100.0 * F.one_hot(torch.tensor(k), 11).float())
+        return picking_loss(picker, (flat, cells, hidden, move), flat, flat, truth=truth).item()
+
+    own_cell, none = 4, 9
+    still, moved = torch.zeros(1, 2, 24, 24), torch.zeros(1, 2, 24, 24)
+    moved[:] = 2.0  # as every cell says
+    assert loss_when_picking(none, still) < 0.01 < loss_when_picking(own_cell, still)
+    assert loss_when_picking(own_cell, moved) < loss_when_picking(none, moved)

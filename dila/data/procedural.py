@@ -231,16 +231,28 @@ def _mip_level(sprites: tuple[np.ndarray, ...], radius: float) -> tuple[np.ndarr
     return sprites[level], full_radius * sprites[level].shape[0] / full_side
 
 
-def _composite(backdrop: np.ndarray, sprites: tuple[np.ndarray, ...], state: np.ndarray, radius: float) -> np.ndarray:
-    """`backdrop` uint8 with the object drawn at `state` (x, y, theta, _) with circumradius `radius` px."""
+def _layer(sprites: tuple[np.ndarray, ...], state: np.ndarray, radius: float, size: tuple[int, int]) -> np.ndarray:
+    """The object at `state` (x, y, theta, _) with circumradius `radius` px on a transparent `size` (width,
+    height) layer: premultiplied colour then alpha, float [height, width, 4]."""
     x, y, theta = np.asarray(state, np.float64)[:3]
     sprite, sprite_radius = _mip_level(sprites, radius)
     centre, zoom = (sprite.shape[0] - 1) / 2, radius / sprite_radius
     cos, sin = zoom * np.cos(theta), zoom * np.sin(theta)
     matrix = np.array([[cos, sin, x - (cos + sin) * centre], [-sin, cos, y - (cos - sin) * centre]])
-    layer = cv2.warpAffine(sprite, matrix, backdrop.shape[1::-1], flags=cv2.INTER_LINEAR)
+    return cv2.warpAffine(sprite, matrix, size, flags=cv2.INTER_LINEAR)
+
+
+def _composite(backdrop: np.ndarray, sprites: tuple[np.ndarray, ...], state: np.ndarray, radius: float) -> np.ndarray:
+    """`backdrop` uint8 with the object drawn at `state` (x, y, theta, _) with circumradius `radius` px."""
+    layer = _layer(sprites, state, radius, backdrop.shape[1::-1])
     colour, alpha = layer[..., :3], layer[..., 3:]
     return np.clip(backdrop * (1 - alpha) + colour + 0.5, 0, 255).astype(np.uint8)
+
+
+def object_alpha(scene: Scene, state: np.ndarray) -> np.ndarray:
+    """How much of each pixel an object scene's object covers at `state`, float [size, size] in [0, 1]."""
+    state = np.asarray(state, np.float64)
+    return _layer(scene.sprites, state, state[3] * OBJECT_RADIUS * scene.size, (scene.size, scene.size))[..., 3]
 
 
 def _object_frames(scene: Scene, states: np.ndarray) -> np.ndarray:
@@ -287,11 +299,12 @@ class ProceduralVideoDataset(Dataset):
     Items: frames float32 [frames, 3, size, size] in [0, 1], actions float32 [frames - 1, 4],
     states float32 [frames, 4], kind int64 (index into KINDS). Each item's kind is drawn
     uniformly from `kinds`. `still_objects`: the share of camera canvases with objects painted on (so that
-    one frame does not tell a pan from an object's move; `sample_scene`).
+    one frame does not tell a pan from an object's move; `sample_scene`). `motion`: items also carry every
+    pixel's true motion, float32 [frames - 1, 2, size, size] (`dila.data.true_motion`).
     """
 
     def __init__(self, split: str = "train", num_clips: int = 10_000, frames: int = 8, size: int = 64,
-                 kinds: tuple[str, ...] = KINDS, seed: int = 0, still_objects: float = 0.0):
+                 kinds: tuple[str, ...] = KINDS, seed: int = 0, still_objects: float = 0.0, motion: bool = False):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if unknown := set(kinds) - set(KINDS):
@@ -301,7 +314,7 @@ class ProceduralVideoDataset(Dataset):
         if not 0 <= still_objects <= 1:
             raise ValueError(f"still_objects is a probability, got {still_objects}")
         self.split, self.num_clips, self.frames, self.size = split, num_clips, frames, size
-        self.still_objects = still_objects
+        self.still_objects, self.motion = still_objects, motion
         self.kinds, self.seed = tuple(kinds), seed
 
     def __len__(self) -> int:
@@ -316,9 +329,14 @@ class ProceduralVideoDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip = self.clip(index)
-        return {
+        item = {
             "frames": frames_to_tensor(clip.frames),
             "actions": torch.from_numpy(clip.actions),
             "states": torch.from_numpy(clip.states),
             "kind": torch.tensor(KINDS.index(clip.kind)),
         }
+        if self.motion:
+            from dila.data.true_motion import true_motion
+
+            item["motion"] = torch.from_numpy(true_motion(clip))
+        return item
