@@ -8,7 +8,8 @@ structure ("oracle": what the decoder could do if the actions were perfect). The
 structure change g_t+1 - g_t that the forward model explains from the inferred action, and linear-probe
 R^2 of the true actions (signed, and of their absolute values: a model whose actions carry only the
 speed of a motion scores on the second but not the first). Last, in pixels: how much of an object's
-first move the decoded one-step prediction and the oracle render show (1: all of it, 0: the object stays).
+first move the decoded one-step prediction and the oracle render show (1: all of it, 0: the object stays),
+and, for a warping decoder, how its per-pixel move compares with the true one (`warp_motion`).
 """
 from __future__ import annotations
 
@@ -19,9 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from scipy import ndimage
+
 from dila.data.procedural import Clip
+from dila.data.tensors import frames_to_tensor
+from dila.data.true_motion import true_motion
 from dila.evaluate import _clips, _flat, apparent_motion, detokenize_clips, linear_probe, tokenize_clips
 from dila.hub import BUNDLED, load_world_model
+from dila.losses import warp_calls
 from dila.pipeline import Pipeline
 from dila.planning import locate_object, through_codec
 from dila.world_model import DiLAWorldModel, from_grid, to_grid
@@ -89,6 +95,34 @@ def motion_followed(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0
 
 
 @torch.no_grad()
+def warp_motion(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0, near: int = 6) -> dict[str, float]:
+    """The warp's per-pixel move in the one-step prediction of the first transition of object clips that move
+    at least `min_move` px, moving each clip's own first frame (as the app shows frames), against the true
+    motion (`dila.data.true_motion`): `object_share`, the median over clips of the mean share of the true
+    move made at the pixels that move more than a pixel; `backdrop_leak_px`, the mean move of the pixels
+    that stay within `near` px of those. Empty for a decoder without a 'flow' pixel warp."""
+    model, warp = pipeline.model, pipeline.model.fusion_decoder.warp
+    clips = [c for c in clips if not c.scene.camera and np.linalg.norm(np.diff(c.states[:2, :2], axis=0)) >= min_move]
+    if warp is None or not warp.ready or warp.mode != "flow" or not clips:
+        return {}
+    frames = np.stack([c.frames[:2] for c in clips])
+    grid = to_grid(tokenize_clips(pipeline, frames))
+    enc = model.encode_grid(grid)
+    actions = model.infer_actions(enc.structure)
+    with warp_calls(model) as calls:
+        model.render_next(model.advance(enc.structure[:, :1], actions), grid, enc.memory, actions)
+    features, _, called = calls[0]
+    guide = frames_to_tensor(frames[:, 0]).to(features.device)
+    shifts = warp.pixel_shifts(guide, warp.hidden(features, called), called).cpu().numpy()
+    truth = np.stack([true_motion(c)[0] for c in clips])
+    moving = np.linalg.norm(truth, axis=1) > 1.0
+    still = (np.abs(truth).sum(axis=1) == 0) & ndimage.binary_dilation(moving, np.ones((1, 3, 3)), iterations=near)
+    shares = [((s * t).sum(0)[m] / (t * t).sum(0)[m]).mean() for s, t, m in zip(shifts, truth, moving) if m.any()]
+    return {"object_share": float(np.median(shares)),
+            "backdrop_leak_px": float(np.linalg.norm(shifts, axis=1)[still].mean()), "clips": len(clips)}
+
+
+@torch.no_grad()
 def diagnose(pipeline: Pipeline, clips: int = 32, probe_clips: int = 96, frames: int = 6, seed: int = 0) -> dict:
     size = pipeline.image_size
     train, heldout = _clips("train", probe_clips, frames, size, seed), _clips("heldout", clips, frames, size, seed)
@@ -101,6 +135,7 @@ def diagnose(pipeline: Pipeline, clips: int = 32, probe_clips: int = 96, frames:
         "probe_r2_signed": linear_probe(z_train, truth[0], z_test, truth[1]),
         "probe_r2_unsigned": linear_probe(z_train, np.abs(truth[0]), z_test, np.abs(truth[1])),
         "motion_followed": motion_followed(pipeline, heldout),
+        "warp_motion": warp_motion(pipeline, heldout),
     }
 
 

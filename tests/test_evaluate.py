@@ -246,6 +246,25 @@ def test_diagnose_reports_where_information_is_lost(tiny_model, codec, one_threa
     assert set(out["motion_followed"]) == {"one_step", "oracle", "clips"}
 
 
+def test_warp_motion_scores_the_warps_pixel_move_against_the_true_one(tiny_model, codec, one_thread, monkeypatch):
+    from dila.data.true_motion import true_motion
+    from dila.diagnose import warp_motion
+    from dila.evaluate import _clips
+
+    pipeline = Pipeline.from_pretrained()
+    clips = [c for c in _clips("heldout", 12, 2, pipeline.image_size, 0) if c.kind in ("translate", "compose")]
+    measured = warp_motion(pipeline, clips)
+    assert measured["clips"] >= 3 and 0.1 < measured["object_share"] < 1.0 and 0 < measured["backdrop_leak_px"] < 2
+    moving = [c for c in clips if np.linalg.norm(np.diff(c.states[:2, :2], axis=0)) >= 2.0]
+    truth = torch.from_numpy(np.stack([true_motion(c)[0] for c in moving]))
+    warp = pipeline.model.fusion_decoder.warp
+    monkeypatch.setattr(warp, "pixel_shifts", lambda guide, hidden, actions: truth)
+    assert warp_motion(pipeline, clips) == {"object_share": pytest.approx(1.0), "backdrop_leak_px": 0.0, "clips": len(moving)}
+    monkeypatch.setattr(warp, "pixel_shifts", lambda guide, hidden, actions: torch.ones_like(truth))
+    assert warp_motion(pipeline, clips)["backdrop_leak_px"] == pytest.approx(2**0.5)  # (1, 1) everywhere
+    assert warp_motion(Pipeline(tiny_model, codec), clips) == {}  # no pixel warp
+
+
 def test_followed_share_is_the_projection_on_the_true_move():
     from dila.diagnose import followed_share
 

@@ -229,15 +229,20 @@ class PixelWarp(nn.Module):
         its own view of the last frame's tokens or the frame itself; `whole`: flow reads whole pixels.
         A shift picker places the move by `guide` (the frame those pixels show; by default the pixels),
         and offers every pixel the move that `actions` (`b t a`) say (`action_move`)."""
-        if self.picker is not None:
-            shifts = self.picker(*self.picker_inputs(pixels if guide is None else guide, hidden, actions))
+        if self.picker is not None or self.mode == "flow":
+            shifts = self.pixel_shifts(pixels if guide is None else guide, hidden, actions)
             return follow(pixels, shifts[:, 0], shifts[:, 1], self.border, whole)
         k_x, k_y = self.distributions(hidden)
-        if self.mode == "flow":
-            return follow(pixels, self.expected_shift(k_x), self.expected_shift(k_y), self.border, whole)
         gate = F.interpolate(rearrange(self.gate(hidden), "b t h w 1 -> (b t) 1 h w"), scale_factor=self.patch, mode="nearest")
         moved = shift_along(shift_along(pixels, k_x, -1, self.border), k_y, -2, self.border)
         return pixels + gate * (moved - pixels)
+
+    def pixel_shifts(self, guide: torch.Tensor, hidden: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Every pixel's shift in a 'flow' warp, `(b t) 2 H W` (x, y; a pixel reads from where it points):
+        the shift picker's, placed by `guide` (the frame moved, `(b t) c H W`), or the cells' interpolated."""
+        if self.picker is not None:
+            return self.picker(*self.picker_inputs(guide, hidden, actions))
+        return torch.stack([self.expected_shift(k) for k in self.distributions(hidden)], dim=1)
 
     def cell_shifts(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """The mean shift of each cell's distributions, `b t h w 2` (x then y, in pixels): where the warp
