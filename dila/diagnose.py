@@ -19,13 +19,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from scipy import ndimage
 
 from dila.data.procedural import Clip
 from dila.data.tensors import frames_to_tensor
 from dila.data.true_motion import true_motion
-from dila.evaluate import _clips, _flat, apparent_motion, detokenize_clips, linear_probe, tokenize_clips
+from dila.evaluate import (
+    _clips,
+    _flat,
+    apparent_motion,
+    detokenize_clips,
+    linear_probe,
+    tokenize_clips,
+)
 from dila.hub import BUNDLED, load_world_model
 from dila.losses import warp_calls
 from dila.pipeline import Pipeline
