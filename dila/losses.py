@@ -63,6 +63,7 @@ from dila.world_model import DiLAWorldModel, from_grid, to_grid
 
 SHIFT_TERMS = ("motion", "stretch", "readout", "rest")
 FRAME_TERMS = ("pixel", "pick")
+WARP_TERMS = ("motion", "stretch", "pixel", "pick")
 STRETCH = (0.5, 2.5)
 PICK_TEMPERATURE = 0.001  # of the candidates' mean absolute error (pixels in [0, 1]): nearly the best one, equals
 # keeping the picker's prior (at 0.01 the pixels that moved gave the action's move 4% of the target, at 0.001 26%)
@@ -101,6 +102,11 @@ class LossWeights:
     def reads_shifts(self) -> bool:
         """Whether a term needs the clip's block-matched shifts (`dila.block_motion.block_shifts`)."""
         return any(getattr(self, term) for term in SHIFT_TERMS)
+
+    @property
+    def reads_warp(self) -> bool:
+        """Whether a term reads the warp's calls (`warp_calls`)."""
+        return any(getattr(self, term) for term in WARP_TERMS)
 
     @property
     def reads_frames(self) -> bool:
@@ -287,7 +293,7 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.reads_frames and frames is None:
         term = next(term for term in FRAME_TERMS if getattr(weights, term))
         raise ValueError(f"the {term} term needs the clip's frames")
-    with warp_calls(model) if weights.motion or weights.stretch or weights.pixel or weights.pick else nullcontext() as calls:
+    with warp_calls(model) if weights.reads_warp else nullcontext() as calls:
         if phase == 1:
             predicted = structure[:, :-1] + delta
             tokens = from_grid(model.render_next(predicted, grid, enc.memory, used))
