@@ -142,7 +142,7 @@ def sample_scene(rng: np.random.Generator, split: str = "train", size: int = 64,
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if camera:
-        canvas_side = int(round(CANVAS_SIDE * size))
+        canvas_side = round(CANVAS_SIDE * size)
         background, canvas = _fill(rng, split, BACKGROUNDS[split], CANVAS_CROP, canvas_side, flat_probability=0)
         if still_objects and rng.random() < still_objects:
             canvas = _paint_objects(rng, split, canvas, size, background)

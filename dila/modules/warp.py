@@ -60,7 +60,7 @@ def follow(pixels: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor, b
     """Every pixel read from (x + shift_x, y + shift_y): bilinearly, or from the nearest whole pixel
     (`whole`: a move that never blurs, however often repeated), beyond the borders replicated or
     reflected (`border`). pixels: `n c H W`, shifts in pixels: `n H W`."""
-    n, _, height, width = pixels.shape
+    height, width = pixels.shape[-2:]
     ys, xs = torch.meshgrid(torch.arange(height, dtype=pixels.dtype, device=pixels.device),
                             torch.arange(width, dtype=pixels.dtype, device=pixels.device), indexing="ij")
     grid = torch.stack(((2 * (xs + shift_x) + 1) / width - 1, (2 * (ys + shift_y) + 1) / height - 1), dim=-1)
