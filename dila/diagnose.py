@@ -69,12 +69,17 @@ def followed_share(start: np.ndarray, end: np.ndarray, shown: np.ndarray) -> flo
     return float((shown - start) @ move / length) if length > 0 else float("nan")
 
 
+def moving_objects(clips: list[Clip], min_move: float) -> list[Clip]:
+    """The object clips whose object's first move is at least `min_move` px."""
+    return [c for c in clips if not c.scene.camera and np.linalg.norm(np.diff(c.states[:2, :2], axis=0)) >= min_move]
+
+
 @torch.no_grad()
 def motion_followed(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0) -> dict[str, float]:
     """Median `followed_share` of the first transition of object clips that move at least `min_move` px,
     for the decoded one-step prediction and the render from the true next structure; every frame is
     seen through the codec and located against the codec's view of the background."""
-    clips = [c for c in clips if not c.scene.camera and np.linalg.norm(np.diff(c.states[:2, :2], axis=0)) >= min_move]
+    clips = moving_objects(clips, min_move)
     if not clips:
         return {"one_step": float("nan"), "oracle": float("nan"), "clips": 0}
     model = pipeline.model
@@ -108,7 +113,7 @@ def warp_motion(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0, ne
     move made at the pixels that move more than a pixel; `backdrop_leak_px`, the mean move of the pixels
     that stay within `near` px of those. Empty for a decoder without a 'flow' pixel warp."""
     model, warp = pipeline.model, pipeline.model.fusion_decoder.warp
-    clips = [c for c in clips if not c.scene.camera and np.linalg.norm(np.diff(c.states[:2, :2], axis=0)) >= min_move]
+    clips = moving_objects(clips, min_move)
     if warp is None or not warp.ready or warp.mode != "flow" or not clips:
         return {}
     frames = np.stack([c.frames[:2] for c in clips])

@@ -248,14 +248,14 @@ def test_diagnose_reports_where_information_is_lost(tiny_model, codec, one_threa
 
 def test_warp_motion_scores_the_warps_pixel_move_against_the_true_one(tiny_model, codec, one_thread, monkeypatch):
     from dila.data.true_motion import true_motion
-    from dila.diagnose import warp_motion
+    from dila.diagnose import moving_objects, warp_motion
     from dila.evaluate import _clips
 
     pipeline = Pipeline.from_pretrained()
     clips = [c for c in _clips("heldout", 12, 2, pipeline.image_size, 0) if c.kind in ("translate", "compose")]
     measured = warp_motion(pipeline, clips)
     assert measured["clips"] >= 3 and 0.1 < measured["object_share"] < 1.0 and 0 < measured["backdrop_leak_px"] < 2
-    moving = [c for c in clips if np.linalg.norm(np.diff(c.states[:2, :2], axis=0)) >= 2.0]
+    moving = moving_objects(clips, 2.0)
     truth = torch.from_numpy(np.stack([true_motion(c)[0] for c in moving]))
     warp = pipeline.model.fusion_decoder.warp
     monkeypatch.setattr(warp, "pixel_shifts", lambda guide, hidden, actions: truth)

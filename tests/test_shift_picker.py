@@ -181,39 +181,34 @@ def test_the_picker_can_learn_at_its_own_rate(tiny_config):
     assert parse_args(["--out", "x", "--picker-lr-scale", "10"]).picker_lr_scale == 10
 
 
+OWN_CELL, NONE = 4, 9
+
+
 @torch.no_grad()
-def test_stillness_makes_the_pick_target_stay_where_moving_explains_nothing_more():
+def loss_when_picking(k: int, last: torch.Tensor, target: torch.Tensor, **scoring) -> float:
+    """The pick term of a picker that picks candidate `k` everywhere, every cell saying (2, 2) and the action (2, 0)."""
     torch.manual_seed(0)
     picker = ShiftPicker(3, 16, 8, PATCH)
     cells, hidden, move = torch.full((1, 2, 3, 3), 2.0), torch.randn(1, 3, 3, 16), torch.tensor([[2.0, 0.0]])
+    picker.net[-1].bias.copy_(100.0 * F.one_hot(torch.tensor(k), 11).float())
+    return picking_loss(picker, (last, cells, hidden, move), last, target, **scoring).item()
 
-    def loss_when_picking(k: int, last: torch.Tensor, target: torch.Tensor, stillness: float) -> float:
-        picker.net[-1].bias.copy_(100.0 * F.one_hot(torch.tensor(k), 11).float())
-        return picking_loss(picker, (last, cells, hidden, move), last, target, settings=PickTarget(stillness=stillness)).item()
 
-    own_cell, none = 4, 9
+def test_stillness_makes_the_pick_target_stay_where_moving_explains_nothing_more():
+    def loss(k: int, last: torch.Tensor, target: torch.Tensor, stillness: float) -> float:
+        return loss_when_picking(k, last, target, settings=PickTarget(stillness=stillness))
+
     flat = torch.full((1, 3, 24, 24), 0.4)
-    assert loss_when_picking(own_cell, flat, flat, 0.0) < loss_when_picking(none, flat, flat, 0.0)  # a tie: the prior moves
-    assert loss_when_picking(none, flat, flat, 0.005) < loss_when_picking(own_cell, flat, flat, 0.005)  # a tie: stay
+    assert loss(OWN_CELL, flat, flat, 0.0) < loss(NONE, flat, flat, 0.0)  # a tie: the prior moves
+    assert loss(NONE, flat, flat, 0.005) < loss(OWN_CELL, flat, flat, 0.005)  # a tie: stay
     noise = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(3))
     panned = follow(noise, torch.full((1, 24, 24), 2.0), torch.full((1, 24, 24), 2.0))
-    assert loss_when_picking(own_cell, noise, panned, 0.005) < loss_when_picking(none, noise, panned, 0.005)  # a move shown
+    assert loss(OWN_CELL, noise, panned, 0.005) < loss(NONE, noise, panned, 0.005)  # a move shown
     assert parse_args(["--out", "x", "--pick-stillness", "0.005"]).pick_stillness == 0.005
 
 
-@torch.no_grad()
 def test_the_true_motion_decides_the_pick_target_where_the_frames_cannot():
-    torch.manual_seed(0)
-    picker = ShiftPicker(3, 16, 8, PATCH)
-    cells, hidden, move = torch.full((1, 2, 3, 3), 2.0), torch.randn(1, 3, 3, 16), torch.tensor([[2.0, 0.0]])
     flat = torch.full((1, 3, 24, 24), 0.4)  # every candidate explains a flat frame alike
-
-    def loss_when_picking(k: int, truth: torch.Tensor) -> float:
-        picker.net[-1].bias.copy_(100.0 * F.one_hot(torch.tensor(k), 11).float())
-        return picking_loss(picker, (flat, cells, hidden, move), flat, flat, truth=truth).item()
-
-    own_cell, none = 4, 9
-    still, moved = torch.zeros(1, 2, 24, 24), torch.zeros(1, 2, 24, 24)
-    moved[:] = 2.0  # as every cell says
-    assert loss_when_picking(none, still) < 0.01 < loss_when_picking(own_cell, still)
-    assert loss_when_picking(own_cell, moved) < loss_when_picking(none, moved)
+    still, moved = torch.zeros(1, 2, 24, 24), torch.full((1, 2, 24, 24), 2.0)  # moved: as every cell says
+    assert loss_when_picking(NONE, flat, flat, truth=still) < 0.01 < loss_when_picking(OWN_CELL, flat, flat, truth=still)
+    assert loss_when_picking(OWN_CELL, flat, flat, truth=moved) < loss_when_picking(NONE, flat, flat, truth=moved)

@@ -249,14 +249,19 @@ def _composite(backdrop: np.ndarray, sprites: tuple[np.ndarray, ...], state: np.
     return np.clip(backdrop * (1 - alpha) + colour + 0.5, 0, 255).astype(np.uint8)
 
 
+def object_radius(scene: Scene, state: np.ndarray) -> float:
+    """An object scene's object's circumradius in px at `state`."""
+    return _extent(scene, float(state[3]))
+
+
 def object_alpha(scene: Scene, state: np.ndarray) -> np.ndarray:
     """How much of each pixel an object scene's object covers at `state`, float [size, size] in [0, 1]."""
     state = np.asarray(state, np.float64)
-    return _layer(scene.sprites, state, state[3] * OBJECT_RADIUS * scene.size, (scene.size, scene.size))[..., 3]
+    return _layer(scene.sprites, state, object_radius(scene, state), (scene.size, scene.size))[..., 3]
 
 
 def _object_frames(scene: Scene, states: np.ndarray) -> np.ndarray:
-    return np.stack([_composite(scene.backdrop, scene.sprites, state, state[3] * OBJECT_RADIUS * scene.size)
+    return np.stack([_composite(scene.backdrop, scene.sprites, state, object_radius(scene, state))
                      for state in states.astype(np.float64)])
 
 

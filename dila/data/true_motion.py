@@ -10,7 +10,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from dila.data.procedural import OBJECT_RADIUS, Clip, object_alpha
+from dila.data.procedural import Clip, Scene, object_alpha, object_radius
 
 COVERED = 0.5  # the share of a pixel the object must cover for the pixel to move with it
 
@@ -26,11 +26,10 @@ def _rotation(theta: float) -> np.ndarray:
     return np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])
 
 
-def _object_source(points: np.ndarray, before: np.ndarray, after: np.ndarray, size: int) -> np.ndarray:
+def _object_source(points: np.ndarray, before: np.ndarray, after: np.ndarray, scene: Scene) -> np.ndarray:
     """Where `points` on the object at state `after` were at state `before`."""
-    radius = lambda state: state[3] * OBJECT_RADIUS * size
-    body = (points - after[:2]) @ _rotation(after[2]) / radius(after)  # the object's own frame
-    return before[:2] + radius(before) * body @ _rotation(before[2]).T
+    body = (points - after[:2]) @ _rotation(after[2]) / object_radius(scene, after)  # the object's own frame
+    return before[:2] + object_radius(scene, before) * body @ _rotation(before[2]).T
 
 
 def _camera_source(points: np.ndarray, before: np.ndarray, after: np.ndarray, size: int) -> np.ndarray:
@@ -51,5 +50,5 @@ def true_motion(clip: Clip) -> np.ndarray:
             shifts[t] = _camera_source(points, before, after, size) - points
         else:
             covered = object_alpha(clip.scene, after) >= COVERED
-            shifts[t][covered] = _object_source(points[covered], before, after, size) - points[covered]
+            shifts[t][covered] = _object_source(points[covered], before, after, clip.scene) - points[covered]
     return shifts.transpose(0, 3, 1, 2).astype(np.float32)
