@@ -47,6 +47,10 @@ class DiLAConfig:
       "pixels" (the warp's move applied to the frame as shown; needs `decoder_warp`).
     - `shown_moves`: how that move reads the frame as shown, "bilinear" (as in training) or "whole" (the
       nearest whole pixel: repeated moves stay sharp where bilinear reads blur a little every step).
+    - `shown_from`: where each shown frame reads its pixels, "last" (the last frame shown, as in training)
+      or "start" (the first frame shown, through the moves since then composed: however many steps, every
+      pixel is read once, so a long rollout does not blur by a little more at every step;
+      `dila.modules.warp.ShownFrame`).
     - `warp_border`: what the warp reads beyond the frame's borders, "replicate" or "reflect" (a pan
       brings in mirrored content instead of stretched edge pixels).
     - `warp_refine`: 0 (the cells' shifts interpolated between cell centres) or the width of a small
@@ -102,6 +106,7 @@ class DiLAConfig:
     warp_mode: str = "blend"
     render: str = "tokens"
     shown_moves: str = "bilinear"
+    shown_from: str = "last"
     warp_border: str = "replicate"
     warp_refine: int = 0
 
@@ -131,6 +136,7 @@ class DiLAConfig:
             "warp_mode": ("blend", "flow"),
             "render": ("tokens", "pixels"),
             "shown_moves": ("bilinear", "whole"),
+            "shown_from": ("last", "start"),
             "warp_border": ("replicate", "reflect"),
         }
         for name, allowed in choices.items():

@@ -165,15 +165,16 @@ def warp_calls(model: DiLAWorldModel):
 
 def pixel_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, phase: int) -> torch.Tensor:
     """`frames` `b t c H W` in [0, 1] against the frames shown: in phase 1 the true frames 0..t-2 moved by the
-    one teacher-forced warp call, in phase 2 the first frame moved by each rollout step's call in turn."""
+    one teacher-forced warp call, in phase 2 the first frame moved by each rollout step's call in turn (kept as
+    the model's rollouts keep it, `DiLAWorldModel.keep_shown`, and read bilinearly)."""
     if phase == 1:
         features, _, actions = calls[0]
         shown = model.fusion_decoder.show(features, rearrange(frames[:, :-1], "b t c h w -> (b t) c h w"), actions)
     else:
-        shown, steps = frames[:, 0], []
+        shown, steps = model.keep_shown(frames[:, 0]), []
         for features, _, actions in calls:
             shown = model.fusion_decoder.show(features, shown, actions)
-            steps.append(shown)
+            steps.append(model.shown_image(shown, whole=False))
         shown = rearrange(torch.stack(steps, dim=1), "b t c h w -> (b t) c h w")
     target = rearrange(frames[:, 1:], "b t c h w -> (b t) c h w")
     return (shown - target).abs().mean() + gradient_difference(shown, target)

@@ -23,6 +23,7 @@ from einops import rearrange
 
 from dila.codecs import load_codec
 from dila.codecs.base import FrameCodec
+from dila.modules.warp import ShownFrame
 from dila.world_model import DiLAWorldModel, WorldState
 
 RENDERS = ("tokens", "pixels")
@@ -42,7 +43,7 @@ class PixelState(WorldState):
     """A rollout's state with the detail (float32 `h w 3`, or None) that its frames get back."""
 
     detail: np.ndarray | None = None
-    shown: torch.Tensor | None = None  # the last frame as shown, float `1 c H W` in [0, 1] (pixel rendering)
+    shown: torch.Tensor | ShownFrame | None = None  # the last frame as shown (pixel rendering; `keep_shown`)
 
 
 def with_detail(frames: np.ndarray, detail: np.ndarray | None) -> np.ndarray:
@@ -128,14 +129,14 @@ class Pipeline:
             return None
         return rearrange(torch.from_numpy(frames).to(self.device).float().div(255), "n h w c -> n c h w")
 
-    @staticmethod
-    def _frames(pixels: torch.Tensor) -> np.ndarray:
+    def _frames(self, shown: torch.Tensor | ShownFrame) -> np.ndarray:
+        pixels = self.model.shown_image(shown)
         return rearrange(pixels.clamp(0, 1).mul(255).round().byte(), "n c h w -> n h w c").cpu().numpy()
 
-    def _advance_shown(self, state: WorldState, action: torch.Tensor, shown: torch.Tensor):
-        """Structure, tokens and shown pixels after `action` `b a`."""
-        structure, tokens, pixels = self.model.preview_shown(state, action, shown)
-        return structure, tokens, pixels.clamp(0, 1)
+    def _advance_shown(self, state: WorldState, action: torch.Tensor, shown: torch.Tensor | ShownFrame):
+        """Structure, tokens and the shown frame after `action` `b a`."""
+        structure, tokens, shown = self.model.preview_shown(state, action, shown)
+        return structure, tokens, shown if isinstance(shown, ShownFrame) else shown.clamp(0, 1)
 
     def _clip_pixels(self, clips: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 clips `b t h w 3` at the codec's size -> their pixels `b t c h w` and tokens `b t d h w`."""
@@ -159,7 +160,7 @@ class Pipeline:
         """Frames after context clips uint8 `b t h w 3` (codec size), one per action of `b n a`, rendered
         in pixels: `b n h w 3`."""
         pixels, tokens = self._clip_pixels(context)
-        state, shown = self.model.start(tokens), pixels[:, -1]
+        state, shown = self.model.start(tokens), self.model.keep_shown(pixels[:, -1])
         frames = []
         for action in actions.unbind(dim=1):
             structure, tokens, shown = self._advance_shown(state, action, shown)
@@ -192,6 +193,7 @@ class Pipeline:
         state = self.model.start(tokens)
         shown = self._pixels(np.asarray(context)[-1:])
         detail = None if shown is not None else self.detail(np.asarray(context)[-1:], tokens[:, -1:])
+        shown = None if shown is None else self.model.keep_shown(shown)
         return PixelState(**vars(state), detail=None if detail is None else detail[0], shown=shown)
 
     @torch.no_grad()

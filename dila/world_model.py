@@ -26,6 +26,7 @@ from dila.modules.inverse_model import InverseModel
 from dila.modules.mamba import ContentMemory, State
 from dila.modules.mlp import ResidualMLP
 from dila.modules.structure_encoder import StructureEncoder
+from dila.modules.warp import ShownFrame
 
 
 def to_grid(x: torch.Tensor) -> torch.Tensor:
@@ -95,6 +96,18 @@ class DiLAWorldModel(nn.Module):
         """Whether frames shown in pixels are moved by whole pixels (`DiLAConfig.shown_moves`)."""
         return self.config.shown_moves == "whole"
 
+    def keep_shown(self, pixels: torch.Tensor) -> torch.Tensor | ShownFrame:
+        """A frame shown in pixels (`b c H W`) as rollouts keep it (`DiLAConfig.shown_from`): as it is, or as
+        the start of a `ShownFrame`."""
+        return ShownFrame.of(pixels) if self.config.shown_from == "start" else pixels
+
+    def shown_image(self, shown: torch.Tensor | ShownFrame, whole: bool | None = None) -> torch.Tensor:
+        """The pixels `b c H W` of a frame kept by `keep_shown` (read by whole pixels as `whole` says, by default
+        as `shown_moves` says)."""
+        if isinstance(shown, ShownFrame):
+            return shown.image(self.fusion_decoder.warp.border, self.whole_moves if whole is None else whole)
+        return shown
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -148,9 +161,10 @@ class DiLAWorldModel(nn.Module):
         structure = self.advance(state.structure, action[:, None])
         return structure, self.render(structure, state.first_frame, state.memory, state.last_frame, action[:, None])
 
-    def preview_shown(self, state: WorldState, action: torch.Tensor, shown: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """`preview`, and the next frame in pixels (`b c H W`) from the last one as shown (`shown`, `b c H W`):
-        the warp's move applied to those pixels (`FusionDecoder.show`; warping decoders only)."""
+    def preview_shown(self, state: WorldState, action: torch.Tensor, shown: torch.Tensor | ShownFrame) -> tuple:
+        """`preview`, and the next frame in pixels (`b c H W`, or a `ShownFrame` for one) from the last one as
+        shown (`shown`, as `keep_shown` keeps it): the warp's move applied to those pixels
+        (`FusionDecoder.show`; warping decoders only)."""
         structure = self.advance(state.structure, action[:, None])
         decoder = self.fusion_decoder
         x, last = decoder.fuse(self.structure_lift(structure), state.first_frame, state.memory, state.last_frame)

@@ -1,6 +1,8 @@
 """Fusion decoder: lifted structure attends to itself, to the first frame and to the content memory."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -9,7 +11,7 @@ from torch import nn
 from dila.config import DiLAConfig
 from dila.modules.attention import PEG, Attention, FeedForward
 from dila.modules.position import ContinuousPositionBias
-from dila.modules.warp import PixelWarp
+from dila.modules.warp import PixelWarp, ShownFrame
 
 
 class FusionLayer(nn.Module):
@@ -106,8 +108,13 @@ class FusionDecoder(nn.Module):
             change = change + self.warp(x, last_frame, actions)
         return last_frame + change
 
-    def show(self, x: torch.Tensor, pixels: torch.Tensor, actions: torch.Tensor, whole: bool = False) -> torch.Tensor:
+    def show(self, x: torch.Tensor, pixels: torch.Tensor | ShownFrame, actions: torch.Tensor,
+             whole: bool = False) -> torch.Tensor | ShownFrame:
         """The next frame in pixels, `(b t) c H W`: the last frame as shown (`pixels`, not its tokens) moved by
         the warp (reading whole pixels with `whole`), plus the residual head's change in the warp's pixel
-        view (what the pixel loss term trains)."""
-        return self.warp.move(pixels, self.warp.hidden(x, actions), whole, actions=actions) + self.warp.pixels(self.head(x))
+        view (what the pixel loss term trains). A `ShownFrame` comes back as one, one move further."""
+        hidden, added = self.warp.hidden(x, actions), self.warp.pixels(self.head(x))
+        if isinstance(pixels, ShownFrame):
+            frame = self.warp.move_shown(pixels, hidden, whole, actions)
+            return replace(frame, added=frame.added + added)
+        return self.warp.move(pixels, hidden, whole, actions=actions) + added

@@ -27,6 +27,8 @@ both.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from einops import einsum, rearrange, repeat
@@ -66,6 +68,31 @@ def follow(pixels: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor, b
     grid = torch.stack(((2 * (xs + shift_x) + 1) / width - 1, (2 * (ys + shift_y) + 1) / height - 1), dim=-1)
     return F.grid_sample(pixels, grid, mode="nearest" if whole else "bilinear", padding_mode=BORDERS[border],
                          align_corners=False)
+
+
+@dataclass(frozen=True)
+class ShownFrame:
+    """A frame shown after some moves, kept as the frame shown first (`start`, `n c H W`), where each pixel
+    reads from in it (`reads`, `n 2 H W`: the moves since then composed) and what the residual head added on
+    the way (`added`, moved along): however many steps, every pixel is read from `start` once."""
+
+    start: torch.Tensor
+    reads: torch.Tensor
+    added: torch.Tensor
+
+    @classmethod
+    def of(cls, pixels: torch.Tensor) -> ShownFrame:
+        return cls(pixels, pixels.new_zeros(pixels.shape[0], 2, *pixels.shape[-2:]), torch.zeros_like(pixels))
+
+    def image(self, border: str = "replicate", whole: bool = False) -> torch.Tensor:
+        """The frame, `n c H W`."""
+        return follow(self.start, self.reads[:, 0], self.reads[:, 1], border, whole) + self.added
+
+    def moved(self, shifts: torch.Tensor, border: str = "replicate") -> ShownFrame:
+        """The frame whose pixel at x reads this one's at x + `shifts` (`n 2 H W`): it reads `start` at
+        x + shifts + reads(x + shifts)."""
+        reads = shifts + follow(self.reads, shifts[:, 0], shifts[:, 1])
+        return ShownFrame(self.start, reads, follow(self.added, shifts[:, 0], shifts[:, 1], border))
 
 
 def bilinear_prior(patch: int) -> torch.Tensor:
@@ -236,6 +263,14 @@ class PixelWarp(nn.Module):
         gate = F.interpolate(rearrange(self.gate(hidden), "b t h w 1 -> (b t) 1 h w"), scale_factor=self.patch, mode="nearest")
         moved = shift_along(shift_along(pixels, k_x, -1, self.border), k_y, -2, self.border)
         return pixels + gate * (moved - pixels)
+
+    def move_shown(self, frame: ShownFrame, hidden: torch.Tensor, whole: bool = False,
+                   actions: torch.Tensor | None = None) -> ShownFrame:
+        """`move` for a frame kept as `ShownFrame` (flow warps): the shifts are placed by the frame as it
+        looks, and composed with its moves so far."""
+        if self.picker is None and self.mode != "flow":
+            raise ValueError("a shown frame read from its start needs a flow warp or a shift picker")
+        return frame.moved(self.pixel_shifts(frame.image(self.border, whole).clamp(0, 1), hidden, actions), self.border)
 
     def pixel_shifts(self, guide: torch.Tensor, hidden: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
         """Every pixel's shift in a 'flow' warp, `(b t) 2 H W` (x, y; a pixel reads from where it points):
