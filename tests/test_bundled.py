@@ -10,7 +10,14 @@ import torch
 from dila.codecs.light import LightCodec
 from dila.config import DiLAConfig
 from dila.data.procedural import ProceduralVideoDataset
-from dila.evaluate import apparent_motion, clip_actions, linear_probe, predict_clips, reversal_cosines, tokenize_clips
+from dila.evaluate import (
+    apparent_motion,
+    clip_actions,
+    linear_probe,
+    predict_clips,
+    reversal_cosines,
+    tokenize_clips,
+)
 from dila.hub import BUNDLED
 from dila.long_play import long_play, play_keys
 from dila.metrics import pooled_psnr, psnr
