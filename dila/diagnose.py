@@ -114,7 +114,7 @@ def warp_motion(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0, ne
     that stay within `near` px of those. Empty for a decoder without a 'flow' pixel warp."""
     model, warp = pipeline.model, pipeline.model.fusion_decoder.warp
     clips = moving_objects(clips, min_move)
-    if warp is None or not warp.ready or warp.mode != "flow" or not clips:
+    if warp is None or not warp.ready or not warp.flows or not clips:
         return {}
     frames = np.stack([c.frames[:2] for c in clips])
     grid = to_grid(tokenize_clips(pipeline, frames))

@@ -202,6 +202,11 @@ class PixelWarp(nn.Module):
             self.pixel_offset.copy_(codec.decoder_linear.weight[:, :, 0, 0] @ codec.latent_mean.flatten() + codec.decoder_linear.bias)
 
     @property
+    def flows(self) -> bool:
+        """Whether each pixel is read from one place (`pixel_shifts`): a 'flow' warp, or one with a shift picker."""
+        return self.picker is not None or self.mode == "flow"
+
+    @property
     def ready(self) -> bool:
         return bool(self.to_pixels.any()) and (self.picker is None or bool(self.pixel_offset.any()))
 
@@ -256,7 +261,7 @@ class PixelWarp(nn.Module):
         its own view of the last frame's tokens or the frame itself; `whole`: flow reads whole pixels.
         A shift picker places the move by `guide` (the frame those pixels show; by default the pixels),
         and offers every pixel the move that `actions` (`b t a`) say (`action_move`)."""
-        if self.picker is not None or self.mode == "flow":
+        if self.flows:
             shifts = self.pixel_shifts(pixels if guide is None else guide, hidden, actions)
             return follow(pixels, shifts[:, 0], shifts[:, 1], self.border, whole)
         k_x, k_y = self.distributions(hidden)
@@ -268,7 +273,7 @@ class PixelWarp(nn.Module):
                    actions: torch.Tensor | None = None) -> ShownFrame:
         """`move` for a frame kept as `ShownFrame` (flow warps): the shifts are placed by the frame as it
         looks, and composed with its moves so far."""
-        if self.picker is None and self.mode != "flow":
+        if not self.flows:
             raise ValueError("a shown frame read from its start needs a flow warp or a shift picker")
         return frame.moved(self.pixel_shifts(frame.image(self.border, whole).clamp(0, 1), hidden, actions), self.border)
 
