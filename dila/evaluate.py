@@ -335,8 +335,8 @@ def timer(seconds: dict[str, float], name: str):
 
 
 def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: int = 256, tasks: int = 16,
-             horizon: int = 4, tolerance: float = 3.0, plan_samples: int = 64, plan_iterations: int = 5,
-             batch: int = 16, seed: int = 0, play_clips: int = 6, play_steps: int = 100) -> dict:
+             horizon: int = 4, tolerance: float = 3.0, plan_samples: int = 64, plan_iterations: int = 8,
+             plan_cost: str = "tokens", batch: int = 16, seed: int = 0, play_clips: int = 6, play_steps: int = 100) -> dict:
     size, length = pipeline.image_size, steps + 1
     heldout, train = _clips("heldout", clips, length, size, seed), _clips("train", probe_clips, length, size, seed)
     pairs = [render_pair(np.random.default_rng([seed, 3, i]), "heldout", KINDS[i % len(KINDS)], length, size)
@@ -366,10 +366,11 @@ def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: i
         disentanglement = run_disentanglement(pipeline, frames, predicted["actions"])
     with timer(seconds, "planning"):
         planning = run_planning(pipeline, task_list, ActionPrior.from_actions(train_actions), tolerance,
-                                samples=plan_samples, iterations=plan_iterations, seed=seed)
+                                samples=plan_samples, iterations=plan_iterations, cost=plan_cost, seed=seed)
     with timer(seconds, "long_play"):
         long, _ = long_play(pipeline, list(frames[:play_clips]), play_keys(_flat(predicted["actions"])), play_steps)
     settings = {"clips": clips, "steps": steps, "probe_clips": probe_clips, "tasks": tasks, "horizon": horizon,
+                "plan": {"samples": plan_samples, "iterations": plan_iterations, "cost": plan_cost},
                 "image_size": size, "seed": seed, "seconds": seconds}
     return {"settings": settings, "prediction": prediction, "transfer": transfer, "interpretability": interpretability,
             "slider": slider, "disentanglement": disentanglement, "planning": planning, "long_play": long}
@@ -437,7 +438,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--horizon", type=int, default=4, help="planning goals are frames 2..horizon")
     parser.add_argument("--tolerance", type=float, default=3.0, help="planning success radius, px")
     parser.add_argument("--plan-samples", type=int, default=64)
-    parser.add_argument("--plan-iterations", type=int, default=5)
+    parser.add_argument("--plan-iterations", type=int, default=8)
+    parser.add_argument("--plan-cost", choices=("tokens", "structure"), default="tokens",
+                        help="what the planner scores (`dila.planning.plan`)")
     parser.add_argument("--batch", type=int, default=16, help="clips per batched forward pass")
     parser.add_argument("--play-clips", type=int, default=6, help="held-out scenes played for the long-play measure")
     parser.add_argument("--play-steps", type=int, default=100, help="steps of the long-play measure")
@@ -463,7 +466,7 @@ def main(argv=None) -> dict:
     pipeline = Pipeline(model, codec, device=args.device, render=args.render)
     results = evaluate(pipeline, clips=args.clips, steps=args.steps, probe_clips=args.probe_clips, tasks=args.tasks,
                        horizon=args.horizon, tolerance=args.tolerance, plan_samples=args.plan_samples,
-                       plan_iterations=args.plan_iterations, batch=args.batch, seed=args.seed,
+                       plan_iterations=args.plan_iterations, plan_cost=args.plan_cost, batch=args.batch, seed=args.seed,
                        play_clips=args.play_clips, play_steps=args.play_steps)
     results["settings"].update(model=str(args.model), codec=codec, render=pipeline.render)
     print(table(results))

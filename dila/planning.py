@@ -2,10 +2,13 @@
 
 `plan` searches for `horizon` latent actions whose imagined rollout from a start frame ends at a
 goal frame. The search (CEM, or MPPI) samples candidate sequences from a Gaussian and scores all
-of them in one batched pass of the world model. The default cost is the squared distance between
-the predicted final structure and the goal's structure: structure rolls forward through the
-forward model alone (g_{t+1} = g_t + FDM(g_t, z_t), exactly the structure `step` commits), so no
-frame is rendered during the search. The chosen sequence is then rendered and scored on tokens.
+of them in one batched pass of the world model. The default cost renders every candidate: the squared
+distance between the tokens its rollout ends on and the goal's, what the plan will show. The fast
+cost ("structure") rolls structure forward through the forward model alone (g_{t+1} = g_t +
+FDM(g_t, z_t), exactly the structure `step` commits) and compares it with the goal's structure, so
+no frame is rendered during the search; on the bundled model it plans worse (on the evaluation's 16
+tasks, 64 samples: 8 successes with 5 iterations against 10 rendering, 11 with 8 iterations), since
+the structure a plan reaches is not all of what its frame shows. The chosen sequence is then rendered and scored on tokens.
 
 Latent actions are not true actions, so `plan_success` judges a plan on pixels: it locates the
 object (or the camera view) in the final rendered frame and in the goal frame, both as the codec
@@ -187,12 +190,12 @@ def plan(
     seed: int = 0,
     prior: ActionPrior | np.ndarray | None = None,
     method: str = "cem",
-    cost: str = "structure",
+    cost: str = "tokens",
 ) -> Plan:
     """Latent actions taking `start_frame` to `goal_frame` (uint8 `h w 3`) in `horizon` steps.
 
     `prior`: an ActionPrior, reference actions `n a` (-> N(0, their std)), or None for
-    `default_prior(pipeline)`. `cost`: "structure" (fast) or "tokens" (renders every candidate).
+    `default_prior(pipeline)`. `cost`: "tokens" (renders every candidate) or "structure" (fast, the forward model alone).
     """
     if cost not in COSTS:
         raise ValueError(f"cost must be one of {sorted(COSTS)}, got {cost!r}")

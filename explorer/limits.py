@@ -23,3 +23,4 @@ class Limits:
     umap_timeout_s: float = 300.0
     plan_samples: int = 32
     plan_iterations: int = 3
+    plan_cost: str = "tokens"  # `dila.planning.plan`: every candidate rendered; "structure" is ~5x faster, plans worse

@@ -19,7 +19,7 @@ def available() -> str | None:
 
 
 def plan(pipeline, start: np.ndarray, goal: np.ndarray, horizon: int, library_actions: np.ndarray | None,
-         samples: int, iterations: int):
+         samples: int, iterations: int, cost: str = "tokens"):
     """Latent actions from `start` to `goal` frames (uint8 `h w 3`); returns dila's `Plan`.
     The search starts from N(0, std of the library's actions) when the library has enough of
     them, else from dila's default prior."""
@@ -30,4 +30,4 @@ def plan(pipeline, start: np.ndarray, goal: np.ndarray, horizon: int, library_ac
 
     enough = library_actions is not None and len(library_actions) >= MIN_PRIOR_TRANSITIONS
     return compute(dila_plan, pipeline, start, goal, horizon=horizon, samples=samples, iterations=iterations,
-                   prior=library_actions if enough else None)
+                   cost=cost, prior=library_actions if enough else None)

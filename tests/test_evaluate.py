@@ -227,6 +227,7 @@ def test_cli_quick_writes_every_section(tmp_path, tiny_model, codec, capsys):
     assert len(results["prediction"]["rollout_psnr_per_step"]) == 4
     assert set(results["interpretability"]["probe_r2"]) == {"dx", "dy", "rotation", "log_scale", "mean"}
     assert results["planning"]["tasks"] == 2 and 0 <= results["planning"]["success_rate"] <= 1
+    assert results["settings"]["plan"] == {"samples": 16, "iterations": 2, "cost": "tokens"}
     assert results["slider"]["min_shift_px"] == 2.0 and 0 <= results["slider"]["success_rate"] <= 1
     assert 0 <= results["slider"]["object_move"]["success_rate"] <= 1
     assert 0 < results["prediction"]["codec"]["psnr"] < MAX_PSNR

@@ -38,7 +38,7 @@ class PlanService:
                 goal = goal_clip.frames[index(goal_index, len(goal_clip.frames) - 1, "goal frame")]
             horizon = index(horizon, limits.max_rollout_steps, "horizon", low=1)
             result = planning.plan(model.pipeline, start, goal, horizon, self.map.current(session).actions,
-                                   limits.plan_samples, limits.plan_iterations)
+                                   limits.plan_samples, limits.plan_iterations, limits.plan_cost)
             session.marks.path = result.actions
             rollout = np.concatenate([start[None], result.frames])
             video = write_clip(panels([np.repeat(goal[None], len(rollout), 0), rollout]), session.output("plan"), start_clip.fps)
