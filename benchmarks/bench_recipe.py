@@ -33,6 +33,11 @@ def recipe_commands(out: Path) -> list[list[str]]:
     return [shlex.split(line) for line in printed.splitlines() if line.startswith("python ")]
 
 
+def recipe_runs(commands: list[list[str]]) -> list[TrainArgs]:
+    """The `dila.train` commands among the recipe's, parsed."""
+    return [parse_args(c[3:]) for c in commands if c[2] == "dila.train"]
+
+
 def trained_steps(runs: list[TrainArgs]) -> dict[str, int]:
     """How many steps each run folder trains over the recipe's commands (`--stop-after` pauses a run that a
     later command resumes)."""
@@ -90,7 +95,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         commands = recipe_commands(scratch / "recipe")
-        runs = [parse_args(c[3:]) for c in commands if c[2] == "dila.train"]
+        runs = recipe_runs(commands)
         steps = trained_steps(runs)
         codec_seconds, codec_steps = time_codec(next(c for c in commands if c[2] == "dila.codecs.train_light"),
                                                 scratch, args.threads)

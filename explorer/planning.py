@@ -19,7 +19,7 @@ def available() -> str | None:
 
 
 def plan(pipeline, start: np.ndarray, goal: np.ndarray, horizon: int, library_actions: np.ndarray | None,
-         samples: int, iterations: int, cost: str = "tokens"):
+         samples: int, iterations: int, cost: str):
     """Latent actions from `start` to `goal` frames (uint8 `h w 3`); returns dila's `Plan`.
     The search starts from N(0, std of the library's actions) when the library has enough of
     them, else from dila's default prior."""

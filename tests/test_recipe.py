@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_recipe import recipe_commands, trained_steps
+from benchmarks.bench_recipe import recipe_commands, recipe_runs, trained_steps
 from dila.config import DiLAConfig
-from dila.train import parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +18,7 @@ def commands(tmp_path_factory) -> list[list[str]]:
 def test_the_recipe_trains_the_codec_then_fifteen_stages_in_order_then_evaluates(commands):
     modules = [c[2] for c in commands]
     assert modules[0] == "dila.codecs.train_light" and modules[-1] == "dila.evaluate"
-    runs = [parse_args(c[3:]) for c in commands if c[2] == "dila.train"]
+    runs = recipe_runs(commands)
     outs = list(dict.fromkeys(Path(r.out).name for r in runs))
     assert outs == [f"stage{i}" for i in range(1, 16)]
     assert [r.phase for r in runs].count(2) == 6  # stages 3, 4, 6, 9, 12 and 15
@@ -29,7 +28,7 @@ def test_the_recipe_trains_the_codec_then_fifteen_stages_in_order_then_evaluates
 
 
 def test_every_stage_starts_from_an_earlier_one_in_a_design_that_loads(commands):
-    runs = [parse_args(c[3:]) for c in commands if c[2] == "dila.train"]
+    runs = recipe_runs(commands)
     made = set()
     for run in runs:
         assert run.init is None or run.init in made, f"{run.out} starts from {run.init}, not made before it"
