@@ -59,6 +59,10 @@ class DiLAConfig:
       readout term trains them to say) (`dila.modules.warp.ShiftPicker`; convex upsampling as in RAFT,
       Teed & Deng 2020): a cell holds an object and some backdrop, and only the object's pixels should
       move; needs `warp_mode` "flow".
+    - `picker_previous`: the shift picker also reads the change from the frame before the last (the true one
+      in training, the one shown before in a rollout; none at a rollout's first step from one frame): where
+      two frames differ, something moved, which one frame does not say; needs `warp_refine` and
+      `shown_from` "start" (a rollout's shown frame keeps the one before it).
     """
 
     embed_dim: int = 768
@@ -109,6 +113,7 @@ class DiLAConfig:
     shown_from: str = "last"
     warp_border: str = "replicate"
     warp_refine: int = 0
+    picker_previous: bool = False
 
     ff_mult: float = 4.0
     dropout: float = 0.1
@@ -153,6 +158,8 @@ class DiLAConfig:
             raise ValueError(f"decoder_warp must be 0, or a radius in pixels with residual_decoder; got {self.decoder_warp}")
         if self.warp_refine < 0 or (self.warp_refine and (not self.decoder_warp or self.warp_mode != "flow")):
             raise ValueError(f"warp_refine must be 0, or a width with a warp in 'flow' mode; got {self.warp_refine}")
+        if self.picker_previous and (not self.warp_refine or self.shown_from != "start"):
+            raise ValueError("picker_previous needs warp_refine and shown_from 'start'")
         if self.render == "pixels" and not self.decoder_warp:
             raise ValueError("render 'pixels' needs decoder_warp (the warp moves the shown frame)")
         if not 0.0 <= self.dropout < 1.0:

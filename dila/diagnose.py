@@ -69,63 +69,68 @@ def followed_share(start: np.ndarray, end: np.ndarray, shown: np.ndarray) -> flo
     return float((shown - start) @ move / length) if length > 0 else float("nan")
 
 
-def moving_objects(clips: list[Clip], min_move: float) -> list[Clip]:
-    """The object clips whose object's first move is at least `min_move` px."""
-    return [c for c in clips if not c.scene.camera and np.linalg.norm(np.diff(c.states[:2, :2], axis=0)) >= min_move]
+def moving_objects(clips: list[Clip], min_move: float, transition: int = 0) -> list[Clip]:
+    """The object clips whose object's move at `transition` (0: the first) is at least `min_move` px."""
+    return [c for c in clips if not c.scene.camera
+            and np.linalg.norm(np.diff(c.states[transition : transition + 2, :2], axis=0)) >= min_move]
 
 
 @torch.no_grad()
-def motion_followed(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0) -> dict[str, float]:
-    """Median `followed_share` of the first transition of object clips that move at least `min_move` px,
-    for the decoded one-step prediction and the render from the true next structure; every frame is
-    seen through the codec and located against the codec's view of the background."""
-    clips = moving_objects(clips, min_move)
+def motion_followed(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0, transition: int = 0) -> dict[str, float]:
+    """Median `followed_share` of a transition (0: the first; later ones have a frame before them) of object
+    clips that move at least `min_move` px there: for the decoded one-step prediction and the render from the
+    true next structure, each seen through the codec and located against the codec's view of the background;
+    and, where the pipeline shows frames in pixels, for its one-step prediction as shown ("shown"), located
+    against the background itself."""
+    clips = moving_objects(clips, min_move, transition)
     if not clips:
         return {"one_step": float("nan"), "oracle": float("nan"), "clips": 0}
     model = pipeline.model
-    tokens = tokenize_clips(pipeline, np.stack([c.frames[:2] for c in clips]))
-    grid = to_grid(tokens)
+    frames = np.stack([c.frames[: transition + 2] for c in clips])
+    grid = to_grid(tokenize_clips(pipeline, frames))
     enc = model.encode_grid(grid)
     g = enc.structure
     actions = model.infer_actions(g)
-    rendered = {
-        "one_step": model.advance(g[:, :1], actions),
-        "oracle": g[:, 1:],
-    }
-    backgrounds, moves = [], []
-    for clip in clips:
-        background, first, second = through_codec(pipeline, np.stack((clip.scene.backdrop, *clip.frames[:2])))
-        backgrounds.append(background)
-        moves.append([locate_object(f, background) for f in (first, second)])
-    shares = {}
-    for name, structure in rendered.items():
-        frames = detokenize_clips(pipeline, from_grid(model.render_next(structure, grid, enc.memory, actions)))
-        shares[name] = [followed_share(*move, locate_object(frame, background))
-                        for move, frame, background in zip(moves, frames[:, 0], backgrounds)]
-    return {**{name: float(np.nanmedian(values)) for name, values in shares.items()}, "clips": len(clips)}
+    rendered = {"one_step": model.advance(g[:, :-1], actions), "oracle": g[:, 1:]}
+    views = [np.stack((c.scene.backdrop, *c.frames[transition : transition + 2])) for c in clips]
+    coded = [through_codec(pipeline, v) for v in views]
+    shares = {name: _followed(coded, detokenize_clips(pipeline, from_grid(
+        model.render_next(structure, grid, enc.memory, actions)))[:, transition]) for name, structure in rendered.items()}
+    if pipeline.renders_pixels:
+        shares["shown"] = _followed(views, pipeline.shown_one_step(frames)[:, transition])
+    return {**shares, "clips": len(clips)}
+
+
+def _followed(views: list[np.ndarray], predicted: np.ndarray) -> float:
+    """Median share of each view's move (background, frame before, frame after) that its `predicted` frame makes."""
+    shares = [followed_share(*(locate_object(f, view[0]) for f in (*view[1:], frame))) for view, frame in zip(views, predicted)]
+    return float(np.nanmedian(shares))
 
 
 @torch.no_grad()
-def warp_motion(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0, near: int = 6) -> dict[str, float]:
-    """The warp's per-pixel move in the one-step prediction of the first transition of object clips that move
-    at least `min_move` px, moving each clip's own first frame (as the app shows frames), against the true
-    motion (`dila.data.true_motion`): `object_share`, the median over clips of the mean share of the true
-    move made at the pixels that move more than a pixel; `backdrop_leak_px`, the mean move of the pixels
-    that stay within `near` px of those. Empty for a decoder without a 'flow' pixel warp."""
+def warp_motion(pipeline: Pipeline, clips: list[Clip], min_move: float = 2.0, near: int = 6,
+                transition: int = 0) -> dict[str, float]:
+    """The warp's per-pixel move in the one-step prediction of a transition of object clips that move at
+    least `min_move` px there (0: the first; later ones have a frame before them), moving each clip's own
+    frame (as the app shows frames), against the true motion (`dila.data.true_motion`): `object_share`, the
+    median over clips of the mean share of the true move made at the pixels that move more than a pixel;
+    `backdrop_leak_px`, the mean move of the pixels that stay within `near` px of those. Empty for a decoder
+    without a 'flow' pixel warp."""
     model, warp = pipeline.model, pipeline.model.fusion_decoder.warp
-    clips = moving_objects(clips, min_move)
+    clips = moving_objects(clips, min_move, transition)
     if warp is None or not warp.ready or not warp.flows or not clips:
         return {}
-    frames = np.stack([c.frames[:2] for c in clips])
+    frames = np.stack([c.frames[: transition + 2] for c in clips])
     grid = to_grid(tokenize_clips(pipeline, frames))
     enc = model.encode_grid(grid)
     actions = model.infer_actions(enc.structure)
     with warp_calls(model) as calls:
-        model.render_next(model.advance(enc.structure[:, :1], actions), grid, enc.memory, actions)
-    features, _, called = calls[0]
-    guide = frames_to_tensor(frames[:, 0]).to(features.device)
-    shifts = warp.pixel_shifts(guide, warp.hidden(features, called), called).cpu().numpy()
-    truth = np.stack([true_motion(c)[0] for c in clips])
+        model.render_next(model.advance(enc.structure[:, :-1], actions), grid, enc.memory, actions)
+    features, _, called, _ = calls[0]
+    features, called = features[:, transition : transition + 1], called[:, transition : transition + 1]
+    guide, previous = (frames_to_tensor(frames[:, max(i, 0)]).to(features.device) for i in (transition, transition - 1))
+    shifts = warp.pixel_shifts(guide, warp.hidden(features, called), called, previous).cpu().numpy()
+    truth = np.stack([true_motion(c)[transition] for c in clips])
     moving = np.linalg.norm(truth, axis=1) > 1.0
     still = (np.abs(truth).sum(axis=1) == 0) & ndimage.binary_dilation(moving, np.ones((1, 3, 3)), iterations=near)
     shares = [((s * t).sum(0)[m] / (t * t).sum(0)[m]).mean() for s, t, m in zip(shifts, truth, moving) if m.any()]
@@ -146,7 +151,9 @@ def diagnose(pipeline: Pipeline, clips: int = 32, probe_clips: int = 96, frames:
         "probe_r2_signed": linear_probe(z_train, truth[0], z_test, truth[1]),
         "probe_r2_unsigned": linear_probe(z_train, np.abs(truth[0]), z_test, np.abs(truth[1])),
         "motion_followed": motion_followed(pipeline, heldout),
+        "motion_followed_second": motion_followed(pipeline, heldout, transition=1),
         "warp_motion": warp_motion(pipeline, heldout),
+        "warp_motion_second": warp_motion(pipeline, heldout, transition=1),
     }
 
 

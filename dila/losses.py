@@ -59,7 +59,7 @@ from einops import rearrange
 
 from dila.block_motion import dominant_motion, part_and_whole_motion
 from dila.modules.warp import ShiftPicker, follow
-from dila.world_model import DiLAWorldModel, from_grid, to_grid
+from dila.world_model import DiLAWorldModel, frames_before, from_grid, to_grid
 
 SHIFT_TERMS = ("motion", "stretch", "readout", "rest")
 FRAME_TERMS = ("pixel", "pick")
@@ -168,11 +168,12 @@ def pixel_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, phase: 
     one teacher-forced warp call, in phase 2 the first frame moved by each rollout step's call in turn (kept as
     the model's rollouts keep it, `DiLAWorldModel.keep_shown`, and read bilinearly)."""
     if phase == 1:
-        features, _, actions = calls[0]
-        shown = model.fusion_decoder.show(features, rearrange(frames[:, :-1], "b t c h w -> (b t) c h w"), actions)
+        features, _, actions, _ = calls[0]
+        last, before = (rearrange(f, "b t c h w -> (b t) c h w") for f in (frames[:, :-1], frames_before(frames[:, :-1])))
+        shown = model.fusion_decoder.show(features, last, actions, previous=before)
     else:
         shown, steps = model.keep_shown(frames[:, 0]), []
-        for features, _, actions in calls:
+        for features, _, actions, _ in calls:
             shown = model.fusion_decoder.show(features, shown, actions)
             steps.append(model.shown_image(shown, whole=False))
         shown = rearrange(torch.stack(steps, dim=1), "b t c h w -> (b t) c h w")
@@ -185,8 +186,8 @@ def picking_loss(picker: ShiftPicker, inputs: tuple[torch.Tensor, ...], last: to
                  truth: torch.Tensor | None = None) -> torch.Tensor:
     """The pick term for a picker's `inputs` (`PixelWarp.picker_inputs`), frames `last` moved towards `target`
     (`n c H W` each), scored as `settings` say, or against the true per-pixel motion `truth` (`n 2 H W`)."""
-    guide, cells, hidden, move = inputs
-    logits = picker.logits(guide, cells, hidden)
+    guide, cells, hidden, move, previous = inputs
+    logits = picker.logits(guide, cells, hidden, previous)
     with torch.no_grad():
         candidates = picker.candidates(cells, move)
         if truth is None:
@@ -208,21 +209,22 @@ def candidate_errors(candidates: torch.Tensor, last: torch.Tensor, target: torch
 def pick_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, settings: PickTarget = PickTarget(),
               motion: torch.Tensor | None = None) -> torch.Tensor:
     """The pick term on every warp call (`warp_calls`), each against the true frame before and after it, or
-    against the clip's true motion `motion` (`b (t-1) 2 H W`) where given."""
+    against the clip's true motion `motion` (`b (t-1) 2 H W`) where given; the picker sees the true frames."""
     warp = model.fusion_decoder.warp
     if warp.picker is None:
         raise ValueError("the pick term needs a shift picker (warp_refine)")
     features, actions = warp_inputs(calls)
-    last, target = (rearrange(f, "b t c h w -> (b t) c h w") for f in (frames[:, :-1], frames[:, 1:]))
+    last, target, before = (rearrange(f, "b t c h w -> (b t) c h w")
+                            for f in (frames[:, :-1], frames[:, 1:], frames_before(frames[:, :-1])))
     truth = None if motion is None else rearrange(motion, "b t s h w -> (b t) s h w")
-    inputs = warp.picker_inputs(last, warp.hidden(features, actions), actions)
+    inputs = warp.picker_inputs(last, warp.hidden(features, actions), actions, before)
     return picking_loss(warp.picker, inputs, last, target, warp.border, settings, truth)
 
 
 def warp_inputs(calls: list) -> tuple[torch.Tensor, torch.Tensor]:
     """The features and actions of every warp call (`warp_calls`), joined along time."""
-    features, _, actions = (torch.cat(parts, dim=1) for parts in zip(*calls))
-    return features, actions
+    features, _, actions, _ = zip(*calls)
+    return torch.cat(features, dim=1), torch.cat(actions, dim=1)
 
 
 def motion_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> torch.Tensor:

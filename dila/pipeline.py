@@ -160,7 +160,8 @@ class Pipeline:
         """Frames after context clips uint8 `b t h w 3` (codec size), one per action of `b n a`, rendered
         in pixels: `b n h w 3`."""
         pixels, tokens = self._clip_pixels(context)
-        state, shown = self.model.start(tokens), self.model.keep_shown(pixels[:, -1])
+        before = pixels[:, -2] if pixels.shape[1] > 1 else None
+        state, shown = self.model.start(tokens), self.model.keep_shown(pixels[:, -1], before)
         frames = []
         for action in actions.unbind(dim=1):
             structure, tokens, shown = self._advance_shown(state, action, shown)
@@ -191,9 +192,9 @@ class Pipeline:
         """Begin an imagined rollout after the context frames (uint8 `t h w 3`, t >= 1)."""
         tokens = self.tokenize(context)
         state = self.model.start(tokens)
-        shown = self._pixels(np.asarray(context)[-1:])
+        shown = self._pixels(np.asarray(context)[-2:])
         detail = None if shown is not None else self.detail(np.asarray(context)[-1:], tokens[:, -1:])
-        shown = None if shown is None else self.model.keep_shown(shown)
+        shown = None if shown is None else self.model.keep_shown(shown[-1:], shown[:1] if len(shown) > 1 else None)
         return PixelState(**vars(state), detail=None if detail is None else detail[0], shown=shown)
 
     @torch.no_grad()

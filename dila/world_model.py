@@ -37,6 +37,11 @@ def from_grid(x: torch.Tensor) -> torch.Tensor:
     return rearrange(x, "b t h w d -> b t d h w")
 
 
+def frames_before(x: torch.Tensor) -> torch.Tensor:
+    """`b t ...` -> the frame before each, `b t ...`: the first has none and is its own (nothing changed)."""
+    return torch.cat((x[:, :1], x[:, :-1]), dim=1)
+
+
 @dataclass
 class Encoding:
     """What the encoders make of a clip: structure and content memory per frame, and the memory
@@ -49,13 +54,15 @@ class Encoding:
 
 @dataclass
 class WorldState:
-    """Where an imagined rollout stands: current structure and memory, the first and the latest frame's tokens."""
+    """Where an imagined rollout stands: current structure and memory, the first and the latest frame's tokens,
+    and the tokens of the frame before the latest (None while there is none)."""
 
     structure: torch.Tensor
     memory: torch.Tensor
     states: State
     first_frame: torch.Tensor
     last_frame: torch.Tensor
+    previous_frame: torch.Tensor | None = None
 
 
 class ActionAdapter(nn.Module):
@@ -96,10 +103,10 @@ class DiLAWorldModel(nn.Module):
         """Whether frames shown in pixels are moved by whole pixels (`DiLAConfig.shown_moves`)."""
         return self.config.shown_moves == "whole"
 
-    def keep_shown(self, pixels: torch.Tensor) -> torch.Tensor | ShownFrame:
+    def keep_shown(self, pixels: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor | ShownFrame:
         """A frame shown in pixels (`b c H W`) as rollouts keep it (`DiLAConfig.shown_from`): as it is, or as
-        the start of a `ShownFrame`."""
-        return ShownFrame.of(pixels) if self.config.shown_from == "start" else pixels
+        the start of a `ShownFrame` (with the frame shown before it, `previous`, where known)."""
+        return ShownFrame.of(pixels, previous) if self.config.shown_from == "start" else pixels
 
     def shown_image(self, shown: torch.Tensor | ShownFrame, whole: bool | None = None) -> torch.Tensor:
         """The pixels `b c H W` of a frame kept by `keep_shown` (read by whole pixels as `whole` says, by default
@@ -125,17 +132,19 @@ class DiLAWorldModel(nn.Module):
         return structure + self.forward_model(structure, actions)
 
     def render(self, structure: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
-               last_frame: torch.Tensor | None = None, actions: torch.Tensor | None = None) -> torch.Tensor:
+               last_frame: torch.Tensor | None = None, actions: torch.Tensor | None = None,
+               previous_frame: torch.Tensor | None = None) -> torch.Tensor:
         """`last_frame` is used by residual decoders only: the frame whose change is rendered; `actions`
-        (`b t a`) by warping decoders only: the actions that lead from `last_frame` to `structure`."""
-        return self.fusion_decoder(self.structure_lift(structure), first_frame, memory, last_frame, actions)
+        (`b t a`) by warping decoders only: the actions that lead from `last_frame` to `structure`;
+        `previous_frame` by shift pickers that read it (`picker_previous`): the frames before `last_frame`."""
+        return self.fusion_decoder(self.structure_lift(structure), first_frame, memory, last_frame, actions, previous_frame)
 
     def render_next(self, structure: torch.Tensor, grid: torch.Tensor, memory: torch.Tensor,
                     actions: torch.Tensor) -> torch.Tensor:
         """The frame after each of a clip's frames 0..t-2, teacher-forced: `structure` and `actions`
         (`b (t-1) *`) rendered onto those frames of `grid` (`b t h w d`) with the clip's first frame and
         the memory after each frame: `b (t-1) h w d`."""
-        return self.render(structure, grid[:, :1], memory[:, :-1], grid[:, :-1], actions)
+        return self.render(structure, grid[:, :1], memory[:, :-1], grid[:, :-1], actions, frames_before(grid[:, :-1]))
 
     def render_along(self, structure: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
                      actions: torch.Tensor) -> torch.Tensor:
@@ -143,9 +152,10 @@ class DiLAWorldModel(nn.Module):
         first rendered onto it, each next onto the one before and moved by the action that leads there
         (`actions` `b (t-1) a`), as a warping decoder renders."""
         frame = self.render(structure[:, :1], first_frame, memory[:, :1])
-        frames = [frame]
+        frames, before = [frame], None
         for t in range(1, structure.shape[1]):
-            frame = self.render(structure[:, t : t + 1], first_frame, memory[:, t : t + 1], frame, actions[:, t - 1 : t])
+            before, frame = frame, self.render(structure[:, t : t + 1], first_frame, memory[:, t : t + 1], frame,
+                                               actions[:, t - 1 : t], before)
             frames.append(frame)
         return torch.cat(frames, dim=1)
 
@@ -154,12 +164,14 @@ class DiLAWorldModel(nn.Module):
         """Encode context tokens `b t d h w`; the rollout continues from their last frame."""
         x = to_grid(x_context)
         enc = self.encode_grid(x)
-        return WorldState(enc.structure[:, -1:], enc.memory[:, -1:], enc.states, x[:, :1], x[:, -1:])
+        return WorldState(enc.structure[:, -1:], enc.memory[:, -1:], enc.states, x[:, :1], x[:, -1:],
+                          x[:, -2:-1] if x.shape[1] > 1 else None)
 
     def preview(self, state: WorldState, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Next structure and tokens (`b 1 h w *`) for an action `b a`, without committing."""
         structure = self.advance(state.structure, action[:, None])
-        return structure, self.render(structure, state.first_frame, state.memory, state.last_frame, action[:, None])
+        return structure, self.render(structure, state.first_frame, state.memory, state.last_frame, action[:, None],
+                                      state.previous_frame)
 
     def preview_shown(self, state: WorldState, action: torch.Tensor, shown: torch.Tensor | ShownFrame) -> tuple:
         """`preview`, and the next frame in pixels (`b c H W`, or a `ShownFrame` for one) from the last one as
@@ -168,14 +180,16 @@ class DiLAWorldModel(nn.Module):
         structure = self.advance(state.structure, action[:, None])
         decoder = self.fusion_decoder
         x, last = decoder.fuse(self.structure_lift(structure), state.first_frame, state.memory, state.last_frame)
-        return structure, decoder.output(x, last, action[:, None]), decoder.show(x, shown, action[:, None], self.whole_moves)
+        tokens = decoder.output(x, last, action[:, None], state.previous_frame)
+        return structure, tokens, decoder.show(x, shown, action[:, None], self.whole_moves)
 
     def commit(self, state: WorldState, structure: torch.Tensor, tokens: torch.Tensor) -> WorldState:
         """The state after the frame `tokens` (`b 1 h w d`) reached with `structure`: the frame goes back
         through the encoders, and the memory takes one recurrent step."""
         features = self.structure_encoder(tokens)
         memory, states = self.content_memory.step(self.content_encoder(features), state.states)
-        return replace(state, structure=structure, memory=memory, states=states, last_frame=tokens)
+        return replace(state, structure=structure, memory=memory, states=states, last_frame=tokens,
+                       previous_frame=state.last_frame)
 
     def step(self, state: WorldState, action: torch.Tensor) -> tuple[torch.Tensor, WorldState]:
         """Commit one action `b a`: returns the frame's tokens `b d h w` and the next state."""
@@ -205,7 +219,8 @@ class DiLAWorldModel(nn.Module):
         predicted = self.advance(enc.structure[:, :-1], actions)
         decoder = self.fusion_decoder
         features, _ = decoder.fuse(self.structure_lift(predicted), grid[:, :1], enc.memory[:, :-1], grid[:, :-1])
-        return decoder.show(features, rearrange(pixels[:, :-1], "b t c h w -> (b t) c h w"), actions, self.whole_moves)
+        last, before = (rearrange(p, "b t c h w -> (b t) c h w") for p in (pixels[:, :-1], frames_before(pixels[:, :-1])))
+        return decoder.show(features, last, actions, self.whole_moves, before)
 
     def predict(self, x_context: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Roll out `actions` (`b n a`) after the context: tokens `b n d h w`, structure `b n h w s`."""

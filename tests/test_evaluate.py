@@ -233,6 +233,8 @@ def test_cli_quick_writes_every_section(tmp_path, tiny_model, codec, capsys):
     assert 0 < results["prediction"]["codec"]["psnr"] < MAX_PSNR
     assert results["long_play"]["steps"] == 10 and set(results["long_play"]["sharpness"]) == {"0", "10"}
     assert results["long_play"]["sharpness"]["0"] == pytest.approx(1.0, abs=0.5)
+    assert set(results["long_play"]["round_trip"]["return_psnr"]) == {"10"}
+    assert 0 < results["long_play"]["round_trip"]["away_psnr"]["5"] <= MAX_PSNR
     assert "planning.success_rate" in capsys.readouterr().out
 
 
@@ -259,11 +261,34 @@ def test_warp_motion_scores_the_warps_pixel_move_against_the_true_one(tiny_model
     moving = moving_objects(clips, 2.0)
     truth = torch.from_numpy(np.stack([true_motion(c)[0] for c in moving]))
     warp = pipeline.model.fusion_decoder.warp
-    monkeypatch.setattr(warp, "pixel_shifts", lambda guide, hidden, actions: truth)
+    monkeypatch.setattr(warp, "pixel_shifts", lambda guide, hidden, actions, previous=None: truth)
     assert warp_motion(pipeline, clips) == {"object_share": pytest.approx(1.0), "backdrop_leak_px": 0.0, "clips": len(moving)}
-    monkeypatch.setattr(warp, "pixel_shifts", lambda guide, hidden, actions: torch.ones_like(truth))
+    monkeypatch.setattr(warp, "pixel_shifts", lambda guide, hidden, actions, previous=None: torch.ones_like(truth))
     assert warp_motion(pipeline, clips)["backdrop_leak_px"] == pytest.approx(2**0.5)  # (1, 1) everywhere
     assert warp_motion(Pipeline(tiny_model, codec), clips) == {}  # no pixel warp
+
+
+def test_warp_motion_at_a_later_transition_moves_that_frame_and_shows_the_one_before(one_thread, monkeypatch):
+    from dila.data.tensors import frames_to_tensor
+    from dila.data.true_motion import true_motion
+    from dila.diagnose import moving_objects, warp_motion
+    from dila.evaluate import _clips
+
+    pipeline = Pipeline.from_pretrained()
+    clips = [c for c in _clips("heldout", 12, 3, pipeline.image_size, 0) if c.kind in ("translate", "compose")]
+    moving = moving_objects(clips, 2.0, transition=1)
+    truth = torch.from_numpy(np.stack([true_motion(c)[1] for c in moving]))
+    seen = {}
+
+    def shifts(guide, hidden, actions, previous=None):  # the prediction's own warp too, then the measured call
+        seen.update(guide=guide, previous=previous)
+        return truth if len(guide) == len(truth) else guide.new_zeros(len(guide), 2, *guide.shape[-2:])
+
+    monkeypatch.setattr(pipeline.model.fusion_decoder.warp, "pixel_shifts", shifts)
+    assert warp_motion(pipeline, clips, transition=1) == {"object_share": pytest.approx(1.0), "backdrop_leak_px": 0.0,
+                                                           "clips": len(moving)}
+    for name, index in (("guide", 1), ("previous", 0)):
+        torch.testing.assert_close(seen[name], frames_to_tensor(np.stack([c.frames[index] for c in moving])))
 
 
 def test_followed_share_is_the_projection_on_the_true_move():

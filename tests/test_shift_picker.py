@@ -82,7 +82,7 @@ def test_the_picker_learns_which_pixels_take_the_actions_move():
         bilinear = error(*held_out).item()
     for _ in range(150):
         frames, moved = object_scenes(16, generator)
-        loss = picking_loss(picker, (frames, *inputs(16)), frames, moved)
+        loss = picking_loss(picker, (frames, *inputs(16), None), frames, moved)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -191,7 +191,7 @@ def loss_when_picking(k: int, last: torch.Tensor, target: torch.Tensor, **scorin
     picker = ShiftPicker(3, 16, 8, PATCH)
     cells, hidden, move = torch.full((1, 2, 3, 3), 2.0), torch.randn(1, 3, 3, 16), torch.tensor([[2.0, 0.0]])
     picker.net[-1].bias.copy_(100.0 * F.one_hot(torch.tensor(k), 11).float())
-    return picking_loss(picker, (last, cells, hidden, move), last, target, **scoring).item()
+    return picking_loss(picker, (last, cells, hidden, move, None), last, target, **scoring).item()
 
 
 def test_stillness_makes_the_pick_target_stay_where_moving_explains_nothing_more():

@@ -71,18 +71,21 @@ class FusionDecoder(nn.Module):
             self.cell_context = nn.Linear(2 * d + cfg.content_dim, d)
             self.head = ResidualHead(d)
             self.warp = PixelWarp(d, cfg.action_dim, cfg.decoder_warp, cfg.warp_patch, cfg.warp_channels, cfg.warp_mode,
-                                  border=cfg.warp_border, refine=cfg.warp_refine) if cfg.decoder_warp else None
+                                  border=cfg.warp_border, refine=cfg.warp_refine,
+                                  previous=cfg.picker_previous) if cfg.decoder_warp else None
         else:
             self.norm_out = nn.LayerNorm(d)
             self.warp = None
 
     def forward(self, x: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
-                last_frame: torch.Tensor | None = None, actions: torch.Tensor | None = None) -> torch.Tensor:
+                last_frame: torch.Tensor | None = None, actions: torch.Tensor | None = None,
+                previous_frame: torch.Tensor | None = None) -> torch.Tensor:
         """`last_frame` (residual decoders only): the frame the change is rendered onto, by default the first;
         `actions` `b t a` (warping decoders only): the latent actions that lead to the rendered frames
-        (without them the decoder does not warp)."""
+        (without them the decoder does not warp); `previous_frame`: the frames before the last, where known
+        (a shift picker with `picker_previous` reads them)."""
         x, last_frame = self.fuse(x, first_frame, memory, last_frame)
-        return self.output(x, last_frame, actions)
+        return self.output(x, last_frame, actions, previous_frame)
 
     def fuse(self, x: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
              last_frame: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -100,21 +103,23 @@ class FusionDecoder(nn.Module):
             x = layer(x, frame, context, bias, frame_bias)
         return x, last_frame
 
-    def output(self, x: torch.Tensor, last_frame: torch.Tensor | None, actions: torch.Tensor | None) -> torch.Tensor:
+    def output(self, x: torch.Tensor, last_frame: torch.Tensor | None, actions: torch.Tensor | None,
+               previous_frame: torch.Tensor | None = None) -> torch.Tensor:
         if not self.residual:
             return self.norm_out(x)
         change = self.head(x)
         if self.warp is not None and actions is not None:
-            change = change + self.warp(x, last_frame, actions)
+            change = change + self.warp(x, last_frame, actions, previous_frame)
         return last_frame + change
 
     def show(self, x: torch.Tensor, pixels: torch.Tensor | ShownFrame, actions: torch.Tensor,
-             whole: bool = False) -> torch.Tensor | ShownFrame:
+             whole: bool = False, previous: torch.Tensor | None = None) -> torch.Tensor | ShownFrame:
         """The next frame in pixels, `(b t) c H W`: the last frame as shown (`pixels`, not its tokens) moved by
         the warp (reading whole pixels with `whole`), plus the residual head's change in the warp's pixel
-        view (what the pixel loss term trains). A `ShownFrame` comes back as one, one move further."""
+        view (what the pixel loss term trains). A `ShownFrame` comes back as one, one move further (it keeps
+        the frame before it; for plain pixels, `previous` is the frames before them, where known)."""
         hidden, added = self.warp.hidden(x, actions), self.warp.pixels(self.head(x))
         if isinstance(pixels, ShownFrame):
             frame = self.warp.move_shown(pixels, hidden, whole, actions)
             return replace(frame, added=frame.added + added)
-        return self.warp.move(pixels, hidden, whole, actions=actions) + added
+        return self.warp.move(pixels, hidden, whole, actions=actions, previous=previous) + added

@@ -19,7 +19,9 @@ or, with mode "flow", every pixel is read from where the distributions' expected
 
 With a shift picker (`ShiftPicker`), a pixel's shift is not interpolated between cell centres: a small
 net on the frame's pixels picks it among its cell's, its eight neighbours', none and the action's own move,
-so that the object's pixels move and the backdrop beside them in the same cell stays.
+so that the object's pixels move and the backdrop beside them in the same cell stays. With `previous`, the
+picker also reads how the frame changed from the one before it: one frame does not say what is an object,
+two frames that differ where it moved do.
 
 The decoder's own features do not say where a cell's content moves (a linear probe of them at a moving
 object's cell scores R^2 ~0 for its dx), while the latent action carries the motion: so the warp reads
@@ -79,20 +81,21 @@ class ShownFrame:
     start: torch.Tensor
     reads: torch.Tensor
     added: torch.Tensor
+    previous: torch.Tensor | None = None  # the frame shown before this one, as the warp saw it
 
     @classmethod
-    def of(cls, pixels: torch.Tensor) -> ShownFrame:
-        return cls(pixels, pixels.new_zeros(pixels.shape[0], 2, *pixels.shape[-2:]), torch.zeros_like(pixels))
+    def of(cls, pixels: torch.Tensor, previous: torch.Tensor | None = None) -> ShownFrame:
+        return cls(pixels, pixels.new_zeros(pixels.shape[0], 2, *pixels.shape[-2:]), torch.zeros_like(pixels), previous)
 
     def image(self, border: str = "replicate", whole: bool = False) -> torch.Tensor:
         """The frame, `n c H W`."""
         return follow(self.start, self.reads[:, 0], self.reads[:, 1], border, whole) + self.added
 
-    def moved(self, shifts: torch.Tensor, border: str = "replicate") -> ShownFrame:
+    def moved(self, shifts: torch.Tensor, border: str = "replicate", image: torch.Tensor | None = None) -> ShownFrame:
         """The frame whose pixel at x reads this one's at x + `shifts` (`n 2 H W`): it reads `start` at
-        x + shifts + reads(x + shifts)."""
+        x + shifts + reads(x + shifts). `image`: this frame as it was seen, the new one's `previous`."""
         reads = shifts + follow(self.reads, shifts[:, 0], shifts[:, 1])
-        return ShownFrame(self.start, reads, follow(self.added, shifts[:, 0], shifts[:, 1], border))
+        return ShownFrame(self.start, reads, follow(self.added, shifts[:, 0], shifts[:, 1], border), image)
 
 
 def bilinear_prior(patch: int) -> torch.Tensor:
@@ -118,10 +121,11 @@ class ShiftPicker(nn.Module):
     """Every pixel's shift as a convex combination of eleven candidates: its cell's, its eight neighbours',
     none, and the move the action itself says (`move`, the same for every pixel), weighted by a small
     dilated convolutional net on the frame's pixels, the cells' shifts and what the warp's features say of
-    each cell (receptive field 31 px). Its last layer starts at zero, so it starts as bilinear
-    interpolation between cell centres (up to `PRIOR_FLOOR`)."""
+    each cell (receptive field 31 px), and with `previous` also on the change from the frame before (its own
+    first layer, starting at zero). Its last layer starts at zero, so it starts as bilinear interpolation
+    between cell centres (up to `PRIOR_FLOOR`)."""
 
-    def __init__(self, channels: int, hidden: int, width: int, patch: int):
+    def __init__(self, channels: int, hidden: int, width: int, patch: int, previous: bool = False):
         super().__init__()
         self.patch = patch
         self.cells = nn.Linear(hidden, PICKER_CELL_CHANNELS)
@@ -131,20 +135,30 @@ class ShiftPicker(nn.Module):
         self.net = nn.Sequential(*layers, nn.Conv2d(width, 11, 1))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
+        self.change = nn.Conv2d(channels, width, 3, padding=1) if previous else None
+        if self.change is not None:
+            nn.init.zeros_(self.change.weight)
+            nn.init.zeros_(self.change.bias)
         self.register_buffer("prior", bilinear_prior(patch).clamp(min=PRIOR_FLOOR).log(), persistent=False)
 
-    def forward(self, guide: torch.Tensor, shifts: torch.Tensor, hidden: torch.Tensor, move: torch.Tensor) -> torch.Tensor:
+    def forward(self, guide: torch.Tensor, shifts: torch.Tensor, hidden: torch.Tensor, move: torch.Tensor,
+                previous: torch.Tensor | None = None) -> torch.Tensor:
         """guide: pixels `n c H W`; shifts: the cells' `n 2 h w` (x, y); hidden: the warp's `n h w e`; move:
-        the action's `n 2` -> every pixel's shift `n 2 H W`."""
-        weights = self.logits(guide, shifts, hidden).softmax(dim=1)
+        the action's `n 2`; previous: the frame before the guide's (`n c H W`, or None: unknown, read as
+        unchanged) -> every pixel's shift `n 2 H W`."""
+        weights = self.logits(guide, shifts, hidden, previous).softmax(dim=1)
         return einsum(self.candidates(shifts, move), weights, "n s k y x, n k y x -> n s y x")
 
-    def logits(self, guide: torch.Tensor, shifts: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    def logits(self, guide: torch.Tensor, shifts: torch.Tensor, hidden: torch.Tensor,
+               previous: torch.Tensor | None = None) -> torch.Tensor:
         """The candidates' logits at every pixel, `n 11 H W`."""
         h, w, p = shifts.shape[-2], shifts.shape[-1], self.patch
         cells = rearrange(self.cells(hidden), "n h w e -> n e h w")
         per_cell = torch.cat((shifts, cells), dim=1).repeat_interleave(p, dim=-2).repeat_interleave(p, dim=-1)
-        return self.net(torch.cat((guide, per_cell), dim=1)) + self.prior_map(h, w)
+        x = self.net[0](torch.cat((guide, per_cell), dim=1))
+        if self.change is not None:
+            x = x + self.change(guide - (guide if previous is None else previous))
+        return self.net[1:](x) + self.prior_map(h, w)
 
     def prior_map(self, h: int, w: int) -> torch.Tensor:
         """The log prior over the candidates at every pixel of an `h w` grid of cells, `11 H W`."""
@@ -159,7 +173,7 @@ class ShiftPicker(nn.Module):
 
 class PixelWarp(nn.Module):
     def __init__(self, dim: int, action_dim: int, radius: int, patch: int, channels: int, mode: str = "blend",
-                 mult: float = 2.0, border: str = "replicate", refine: int = 0):
+                 mult: float = 2.0, border: str = "replicate", refine: int = 0, previous: bool = False):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"the warp mode must be one of {MODES}, got {mode!r}")
@@ -178,7 +192,7 @@ class PixelWarp(nn.Module):
         with torch.no_grad():
             self.shifts.bias.zero_()
             self.shifts.bias[[radius, 3 * radius + 1]] = CENTRE_LOGIT / LOGIT_SCALE
-        self.picker = ShiftPicker(channels, hidden, refine, patch) if refine else None
+        self.picker = ShiftPicker(channels, hidden, refine, patch, previous) if refine else None
         if self.picker is not None:
             self.register_buffer("pixel_offset", torch.zeros(values))
             self.move_gain = nn.Parameter(torch.ones(()))
@@ -228,17 +242,24 @@ class PixelWarp(nn.Module):
         size = (hidden.shape[2] * self.patch, hidden.shape[3] * self.patch)
         return tuple(F.interpolate(k, size=size, mode="bilinear", align_corners=False) for k in self.cell_distributions(hidden))
 
-    def forward(self, features: torch.Tensor, last_frame: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """features, last_frame: `b t h w d`, actions: `b t a` -> the change of tokens `b t h w d`."""
+    def forward(self, features: torch.Tensor, last_frame: torch.Tensor, actions: torch.Tensor,
+                previous_frame: torch.Tensor | None = None) -> torch.Tensor:
+        """features, last_frame: `b t h w d`, actions: `b t a`, previous_frame: the frames before the last
+        (`b t h w d`, or None) -> the change of tokens `b t h w d`."""
         pixels = self.pixels(last_frame)
-        change = self.move(pixels, self.hidden(features, actions), guide=pixels + self.offset_image(pixels), actions=actions) - pixels
+        reads = previous_frame is not None and self.picker is not None and self.picker.change is not None
+        previous = self.pixels(previous_frame) + self.offset_image(pixels) if reads else None
+        change = self.move(pixels, self.hidden(features, actions), guide=pixels + self.offset_image(pixels),
+                           actions=actions, previous=previous) - pixels
         change = rearrange(change, "(b t) c (h p) (w q) -> b t h w (p q c)", b=features.shape[0], p=self.patch, q=self.patch)
         return change @ self.to_tokens.T
 
-    def picker_inputs(self, guide: torch.Tensor, hidden: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """What the shift picker reads: the guide, the cells' mean shifts, the hidden features and the action's move."""
+    def picker_inputs(self, guide: torch.Tensor, hidden: torch.Tensor, actions: torch.Tensor,
+                      previous: torch.Tensor | None = None) -> tuple:
+        """What the shift picker reads: the guide, the cells' mean shifts, the hidden features, the action's move
+        and the frame before the guide's (or None)."""
         cells = torch.stack([self.expected_shift(k) for k in self.cell_distributions(hidden)], dim=1)
-        return guide, cells, rearrange(hidden, "b t h w e -> (b t) h w e"), self.action_move(actions)
+        return guide, cells, rearrange(hidden, "b t h w e -> (b t) h w e"), self.action_move(actions), previous
 
     def action_move(self, actions: torch.Tensor) -> torch.Tensor:
         """`b t a` -> the shift `(b t) 2` that the actions' first two coordinates say, read as a part's move
@@ -256,13 +277,15 @@ class PixelWarp(nn.Module):
         return repeat(self.pixel_offset, "(p q c) -> 1 c (h p) (w q)", p=self.patch, q=self.patch, h=h, w=w)
 
     def move(self, pixels: torch.Tensor, hidden: torch.Tensor, whole: bool = False,
-             guide: torch.Tensor | None = None, actions: torch.Tensor | None = None) -> torch.Tensor:
+             guide: torch.Tensor | None = None, actions: torch.Tensor | None = None,
+             previous: torch.Tensor | None = None) -> torch.Tensor:
         """Images `(b t) c H W` moved as `hidden` (`b t h w hidden`) says: any pixels at the warp's grid,
         its own view of the last frame's tokens or the frame itself; `whole`: flow reads whole pixels.
-        A shift picker places the move by `guide` (the frame those pixels show; by default the pixels),
-        and offers every pixel the move that `actions` (`b t a`) say (`action_move`)."""
+        A shift picker places the move by `guide` (the frame those pixels show; by default the pixels) and the
+        frame before it (`previous`, where known), and offers every pixel the move that `actions` (`b t a`)
+        say (`action_move`)."""
         if self.flows:
-            shifts = self.pixel_shifts(pixels if guide is None else guide, hidden, actions)
+            shifts = self.pixel_shifts(pixels if guide is None else guide, hidden, actions, previous)
             return follow(pixels, shifts[:, 0], shifts[:, 1], self.border, whole)
         k_x, k_y = self.distributions(hidden)
         gate = F.interpolate(rearrange(self.gate(hidden), "b t h w 1 -> (b t) 1 h w"), scale_factor=self.patch, mode="nearest")
@@ -275,13 +298,16 @@ class PixelWarp(nn.Module):
         looks, and composed with its moves so far."""
         if not self.flows:
             raise ValueError("a shown frame read from its start needs a flow warp or a shift picker")
-        return frame.moved(self.pixel_shifts(frame.image(self.border, whole).clamp(0, 1), hidden, actions), self.border)
+        image = frame.image(self.border, whole).clamp(0, 1)
+        return frame.moved(self.pixel_shifts(image, hidden, actions, frame.previous), self.border, image)
 
-    def pixel_shifts(self, guide: torch.Tensor, hidden: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
+    def pixel_shifts(self, guide: torch.Tensor, hidden: torch.Tensor, actions: torch.Tensor | None = None,
+                     previous: torch.Tensor | None = None) -> torch.Tensor:
         """Every pixel's shift in a 'flow' warp, `(b t) 2 H W` (x, y; a pixel reads from where it points):
-        the shift picker's, placed by `guide` (the frame moved, `(b t) c H W`), or the cells' interpolated."""
+        the shift picker's, placed by `guide` (the frame moved, `(b t) c H W`) and the frame before it
+        (`previous`, or None), or the cells' interpolated."""
         if self.picker is not None:
-            return self.picker(*self.picker_inputs(guide, hidden, actions))
+            return self.picker(*self.picker_inputs(guide, hidden, actions, previous))
         return torch.stack([self.expected_shift(k) for k in self.distributions(hidden)], dim=1)
 
     def cell_shifts(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
