@@ -32,7 +32,9 @@ slider            along the latent direction that a probe of the training object
 planning          CEM in latent-action space from frame 0 to frame k of held-out clips; success
                   when the object (view) in the last planned frame is within tolerance of the goal.
 long_play         `play_steps` steps from held-out first frames with Play's keys held in turn
-                  (`dila.long_play`): sharpness against the scene's real frames and colour distance.
+                  (`dila.long_play`): sharpness against the scene's real frames and colour distance;
+                  and a round trip (each key held, then its opposite): PSNR against the first frame
+                  after each return (`round_trip`).
 """
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ from dila.data.procedural import (
     render_pair,
 )
 from dila.hub import BUNDLED, load_world_model
-from dila.long_play import long_play, play_keys
+from dila.long_play import long_play, play_keys, round_trip
 from dila.metrics import (
     colour_histogram,
     cosine,
@@ -368,7 +370,9 @@ def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: i
         planning = run_planning(pipeline, task_list, ActionPrior.from_actions(train_actions), tolerance,
                                 samples=plan_samples, iterations=plan_iterations, cost=plan_cost, seed=seed)
     with timer(seconds, "long_play"):
-        long, _ = long_play(pipeline, list(frames[:play_clips]), play_keys(_flat(predicted["actions"])), play_steps)
+        keys, starts = play_keys(_flat(predicted["actions"])), list(frames[:play_clips])
+        long, _ = long_play(pipeline, starts, keys, play_steps)
+        long["round_trip"], _ = round_trip(pipeline, starts, keys, play_steps, hold=min(20, play_steps))
     settings = {"clips": clips, "steps": steps, "probe_clips": probe_clips, "tasks": tasks, "horizon": horizon,
                 "plan": {"samples": plan_samples, "iterations": plan_iterations, "cost": plan_cost},
                 "image_size": size, "seed": seed, "seconds": seconds}

@@ -9,7 +9,15 @@ frame at each checkpoint is compared with the clip's real frames:
     sharpness  mean gradient magnitude of the frame over that of the real frames (1: as sharp, 0: flat)
     colour     Hellinger distance of the frame's colour histogram to the real frames' (0: same colours)
 
-    python -m dila.long_play --model checkpoints --out docs/strips/long-play.png
+The keys' moves add up, so a faithful model too carries an object out of a 64-pixel frame within one held
+key. The round trip asks what a faithful model must do whatever the scene: each key is held for half of
+`hold` steps and its opposite (the negated action: a reversed transition's, `inverse_antisymmetric`) for
+the other half, so every `hold` steps the frame should be back where it started:
+
+    return     PSNR of the frame after each round trip against the first frame (dB; high: back home)
+    away       PSNR of the frame halfway through each round trip against the first (low: it did move)
+
+    python -m dila.long_play --model checkpoints --out docs/strips/long-play.png [--trip-out trip.png]
 """
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from dila.data.procedural import ProceduralVideoDataset
-from dila.metrics import colour_histogram, histogram_distance
+from dila.metrics import colour_histogram, histogram_distance, psnr
 from dila.pipeline import RENDERS, Pipeline
 
 CHECKPOINTS = (0, 10, 25, 50, 100)
@@ -47,6 +55,12 @@ def held_keys(centres: np.ndarray, steps: int, hold: int, first: int = 0) -> np.
     return centres[order]
 
 
+def there_and_back(centres: np.ndarray, steps: int, hold: int, first: int = 0) -> np.ndarray:
+    """`held_keys`, each key held for the first half of its `hold` steps and negated for the second."""
+    sign = np.where(np.arange(steps) % hold < hold // 2, 1.0, -1.0).astype(np.float32)
+    return held_keys(centres, steps, hold, first) * sign[:, None]
+
+
 def play(pipeline: Pipeline, first_frame: np.ndarray, actions: np.ndarray) -> np.ndarray:
     """The first frame followed by one generated frame per action: uint8 `(n+1) h w 3`."""
     return np.concatenate((first_frame[None], pipeline.rollout(first_frame[None], actions)))
@@ -71,6 +85,28 @@ def long_play(pipeline: Pipeline, clips: list[np.ndarray], centres: np.ndarray, 
     return scores, np.stack(kept)
 
 
+def round_trip(pipeline: Pipeline, clips: list[np.ndarray], centres: np.ndarray, steps: int = 100,
+               hold: int = 20) -> tuple[dict, np.ndarray]:
+    """Play every clip's scene there and back (`there_and_back`). Returns the return and away PSNR after each
+    round trip (median over clips) and the frames at steps 0, hold/2, hold, steps/2, steps - hold/2 and
+    steps, `clips 6 h w 3`."""
+    if hold < 2 or steps < hold:
+        raise ValueError(f"a round trip needs hold >= 2 and steps >= hold; got hold={hold}, steps={steps}")
+    returns = np.arange(hold, steps + 1, hold)
+    marks = [0, hold // 2, hold, steps // 2, returns[-1] - hold // 2, returns[-1]]
+    back, away, kept = [], [], []
+    for i, real in enumerate(clips):
+        frames = play(pipeline, real[0], there_and_back(centres, steps, hold, first=i))
+        back.append([psnr(frames[r], frames[0]) for r in returns])
+        away.append([psnr(frames[r - hold // 2], frames[0]) for r in returns])
+        kept.append(frames[marks])
+    back, away = np.median(back, axis=0), np.median(away, axis=0)
+    scores = {"hold": hold, "clips": len(clips),
+              "return_psnr": {str(r): float(b) for r, b in zip(returns, back)},
+              "away_psnr": {str(r - hold // 2): float(a) for r, a in zip(returns, away)}}
+    return scores, np.stack(kept)
+
+
 def strip(frames: np.ndarray, gap: int = 2) -> np.ndarray:
     """Frames `clips checkpoints h w 3` as one image: a row per clip, a column per checkpoint."""
     n, m, h, w, _ = frames.shape
@@ -86,6 +122,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model", default=None, help="world model (default: the bundled one)")
     parser.add_argument("--codec", default=None, help="codec directory (default: MODEL/codec)")
     parser.add_argument("--out", required=True, help="PNG strip: a row per clip, columns at steps 0/10/25/50/100")
+    parser.add_argument("--trip-out", default=None, help="PNG strip of the round trip (columns at steps 0/10/20/50/90/100)")
     parser.add_argument("--clips", type=int, default=6)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--hold", type=int, default=20)
@@ -104,6 +141,9 @@ def main(argv=None) -> dict:
     centres = play_keys(np.concatenate([pipeline.encode_clip(c).actions for c in clips]))
     scores, frames = long_play(pipeline, list(clips), centres, args.steps, args.hold)
     Image.fromarray(strip(frames)).save(args.out)
+    if args.trip_out:
+        scores["round_trip"], frames = round_trip(pipeline, list(clips), centres, args.steps, args.hold)
+        Image.fromarray(strip(frames)).save(args.trip_out)
     print(scores)
     return scores
 

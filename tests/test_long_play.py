@@ -5,7 +5,8 @@ import torch
 
 from dila.codecs.light import LightCodec, LightCodecConfig
 from dila.data.procedural import sample_clip
-from dila.long_play import held_keys, long_play, play_keys, sharpness, strip
+from dila.long_play import held_keys, long_play, play_keys, round_trip, sharpness, strip, there_and_back
+from dila.metrics import MAX_PSNR
 from dila.pipeline import Pipeline
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -44,3 +45,30 @@ def test_long_play_scores_each_checkpoint_and_keeps_its_frames(tiny_model):
     assert scores["colour_distance"]["0"] < 0.3 and scores["keys"] == 3
     image = strip(frames)
     assert image.shape == (66, 66, 3) and np.array_equal(image[34:, 34:], frames[1, 1])
+
+
+def test_there_and_back_holds_each_key_then_its_opposite():
+    sequence = there_and_back(np.array([[1.0], [2.0]]), steps=8, hold=4, first=1)
+    assert sequence[:, 0].tolist() == [2, 2, -2, -2, 1, 1, -1, -1]
+
+
+class Rolling:
+    """A pipeline whose action's first coordinate moves the whole frame by that many pixels (np.roll):
+    every move undone by its opposite."""
+
+    def rollout(self, context: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        shifts = np.cumsum(np.round(actions[:, 0]).astype(int))
+        return np.stack([np.roll(context[-1], s, axis=1) for s in shifts])
+
+
+def test_a_round_trip_comes_home_when_moves_undo_and_scores_each_return():
+    rng = np.random.default_rng(0)
+    clips = [rng.integers(0, 256, (3, 16, 16, 3)).astype(np.uint8) for _ in range(2)]
+    scores, frames = round_trip(Rolling(), clips, np.array([[2.0], [-1.0]]), steps=12, hold=6)
+    assert scores["return_psnr"] == {"6": MAX_PSNR, "12": MAX_PSNR}
+    assert set(scores["away_psnr"]) == {"3", "9"} and max(scores["away_psnr"].values()) < 15
+    assert frames.shape == (2, 6, 16, 16, 3)
+    assert np.array_equal(frames[0, 1], np.roll(clips[0][0], 6, axis=1))  # key 0 held 3 steps: 6 px
+    assert np.array_equal(frames[1, 1], np.roll(clips[1][0], -3, axis=1))  # clip 1 starts with key 1
+    with pytest.raises(ValueError, match="round trip"):
+        round_trip(Rolling(), clips, np.ones((1, 1)), steps=4, hold=6)
