@@ -28,7 +28,9 @@ slider            along the latent direction that a probe of the training object
                   `min_shift` px the right way for both signs. `object_move`: the same count for how far
                   the object itself moved (the start's scene re-rendered with its object moved by each of
                   `SHIFT_SEARCH` px, the nearest to the preview; `rendered_shifts`), which a backdrop
-                  moved along with the object does not pull as it pulls the centroid.
+                  moved along with the object does not pull as it pulls the centroid. `after_a_frame`:
+                  the same from each clip's second frame with its first as context (the app steers
+                  from a frame of a clip after the frames before it).
 planning          CEM in latent-action space from frame 0 to frame k of held-out clips; success
                   when the object (view) in the last planned frame is within tolerance of the goal.
 long_play         `play_steps` steps from held-out first frames with Play's keys held in turn
@@ -63,7 +65,7 @@ from dila.data.procedural import (
     render_pair,
 )
 from dila.hub import BUNDLED, load_world_model
-from dila.long_play import long_play, play_keys, round_trip
+from dila.long_play import TRIP_HOLD, long_play, play_keys, round_trip
 from dila.metrics import (
     colour_histogram,
     cosine,
@@ -158,12 +160,12 @@ SHIFT_SEARCH = np.arange(-6.0, 6.01, 0.5)
 
 
 def rendered_shifts(frames: list[np.ndarray], clip: Clip, pipeline: Pipeline | None = None,
-                    search: np.ndarray = SHIFT_SEARCH) -> list[float]:
-    """The x move of `clip`'s object that best explains each of `frames` (uint8 `h w 3`): the first frame's
+                    search: np.ndarray = SHIFT_SEARCH, index: int = 0) -> list[float]:
+    """The x move of `clip`'s object that best explains each of `frames` (uint8 `h w 3`): frame `index`'s
     scene re-rendered with the object moved by each of `search` px (through the pipeline's codec when it
     shows frames that way), the nearest in mean absolute difference."""
     still = np.zeros((0, 4), np.float32)
-    renders = np.stack([render_clip(replace(clip.scene, start=clip.states[0] + np.array([dx, 0, 0, 0])), still,
+    renders = np.stack([render_clip(replace(clip.scene, start=clip.states[index] + np.array([dx, 0, 0, 0])), still,
                                     clip.kind).frames[0] for dx in search])
     if pipeline is not None and not pipeline.keep_detail:
         renders = through_codec(pipeline, renders)
@@ -301,19 +303,20 @@ def run_disentanglement(pipeline: Pipeline, frames: np.ndarray, actions: np.ndar
 
 @torch.no_grad()
 def run_slider(pipeline: Pipeline, clips: list[Clip], train_actions: np.ndarray, direction: np.ndarray,
-               min_shift: float = 2.0, sigmas: float = 2.0) -> dict:
-    """Move each object clip's first frame along `direction` by +-`sigmas` standard deviations. The object
+               min_shift: float = 2.0, sigmas: float = 2.0, start: int = 0) -> dict:
+    """Move frame `start` of each object clip (0: the first, alone; later ones after the frames before them,
+    as the app steers from a frame of a clip) along `direction` by +-`sigmas` standard deviations. The object
     is located against the background as the pipeline shows it (through the codec unless it keeps detail)."""
     minus, plus = (along(train_actions, direction, sign * sigmas) for sign in (-1, 1))
     shifts, own = [], []
     for clip in (c for c in clips if not c.scene.camera):
-        state = pipeline.start(clip.frames[:1])
-        reference = np.stack((clip.scene.backdrop, clip.frames[0]))
+        state = pipeline.start(clip.frames[: start + 1])
+        reference = np.stack((clip.scene.backdrop, clip.frames[start]))
         background, first = reference if pipeline.keep_detail else through_codec(pipeline, reference)
-        start = locate_object(first, background)
+        origin = locate_object(first, background)
         moved = [pipeline.preview(state, action) for action in (minus, plus)]
-        shifts.append([locate_object(m, background)[0] - start[0] for m in moved])
-        own.append(rendered_shifts(moved, clip, pipeline))
+        shifts.append([locate_object(m, background)[0] - origin[0] for m in moved])
+        own.append(rendered_shifts(moved, clip, pipeline, index=start))
     scores = slider_scores(np.array(shifts, dtype=float).reshape(-1, 2), min_shift)
     mine = slider_scores(np.array(own, dtype=float).reshape(-1, 2), min_shift)
     keys = ("success_rate", "median_shift_minus_px", "median_shift_plus_px")
@@ -364,6 +367,7 @@ def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: i
         object_actions = _flat(train_actions[objects])
         direction = probe_direction(object_actions, _flat(truth[0][objects]))
         slider = run_slider(pipeline, heldout, object_actions, direction)
+        slider["after_a_frame"] = run_slider(pipeline, heldout, object_actions, direction, start=1)
     with timer(seconds, "disentanglement"):
         disentanglement = run_disentanglement(pipeline, frames, predicted["actions"])
     with timer(seconds, "planning"):
@@ -372,7 +376,7 @@ def evaluate(pipeline: Pipeline, clips: int = 64, steps: int = 8, probe_clips: i
     with timer(seconds, "long_play"):
         keys, starts = play_keys(_flat(predicted["actions"])), list(frames[:play_clips])
         long, _ = long_play(pipeline, starts, keys, play_steps)
-        long["round_trip"], _ = round_trip(pipeline, starts, keys, play_steps, hold=min(20, play_steps))
+        long["round_trip"], _ = round_trip(pipeline, starts, keys, play_steps, hold=min(TRIP_HOLD, play_steps))
     settings = {"clips": clips, "steps": steps, "probe_clips": probe_clips, "tasks": tasks, "horizon": horizon,
                 "plan": {"samples": plan_samples, "iterations": plan_iterations, "cost": plan_cost},
                 "image_size": size, "seed": seed, "seconds": seconds}

@@ -140,6 +140,8 @@ def test_rendered_shift_is_how_far_the_object_itself_moved():
     still_frame, right, left, ghost = rendered_shifts([clip.frames[0], moved(2.5), moved(-4.0), half_way], clip)
     assert still_frame == 0.0 and right == 2.5 and left == -4.0
     assert abs(ghost) < 3.0
+    second = rendered_shifts([clip.frames[1]], clip, index=1)[0]
+    assert second == 0.0 and rendered_shifts([clip.frames[1]], clip)[0] != 0.0  # measured from that frame's scene
 
 
 def test_disentanglement_scores():
@@ -230,6 +232,7 @@ def test_cli_quick_writes_every_section(tmp_path, tiny_model, codec, capsys):
     assert results["settings"]["plan"] == {"samples": 16, "iterations": 2, "cost": "tokens"}
     assert results["slider"]["min_shift_px"] == 2.0 and 0 <= results["slider"]["success_rate"] <= 1
     assert 0 <= results["slider"]["object_move"]["success_rate"] <= 1
+    assert results["slider"]["after_a_frame"]["starts"] == results["slider"]["starts"]
     assert 0 < results["prediction"]["codec"]["psnr"] < MAX_PSNR
     assert results["long_play"]["steps"] == 10 and set(results["long_play"]["sharpness"]) == {"0", "10"}
     assert results["long_play"]["sharpness"]["0"] == pytest.approx(1.0, abs=0.5)
