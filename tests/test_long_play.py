@@ -5,7 +5,15 @@ import torch
 
 from dila.codecs.light import LightCodec, LightCodecConfig
 from dila.data.procedural import sample_clip
-from dila.long_play import held_keys, long_play, play_keys, round_trip, sharpness, strip, there_and_back
+from dila.long_play import (
+    held_keys,
+    long_play,
+    play_keys,
+    round_trip,
+    sharpness,
+    strip,
+    there_and_back,
+)
 from dila.metrics import MAX_PSNR
 from dila.pipeline import Pipeline
 
