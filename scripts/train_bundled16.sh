@@ -8,11 +8,8 @@
 # Every step count is divided by SCALE (SCALE=500 is a smoke test). Writes OUT/codec, OUT/stage1..3,
 # OUT/codec-slim and OUT/stage3/eval.json (ship OUT/stage3 with OUT/codec-slim as its codec/).
 set -euo pipefail
-# tcmalloc keeps the memory a step frees for the next (glibc maps every block over 32 MB afresh): 2.6 -> 2.3 s
-# per 16x16 step (`benchmarks/bench_train_step.py`). Debian: apt-get install libtcmalloc-minimal4.
-TCMALLOC=$(ls /usr/lib/*/libtcmalloc_minimal.so.4 2>/dev/null | head -n 1 || true)
-if [ -n "$TCMALLOC" ]; then export LD_PRELOAD="$TCMALLOC${LD_PRELOAD:+:$LD_PRELOAD}" TCMALLOC_RELEASE_RATE=0; fi
 cd "$(dirname "$0")/.."
+source scripts/tcmalloc.sh
 OUT=${OUT:-runs/bundled16}
 SCALE=${SCALE:-1}
 BATCH=${BATCH:-32}
