@@ -240,12 +240,17 @@ def stretch_loss(model: DiLAWorldModel, calls: list, shifts: torch.Tensor) -> to
     return (warp.cell_shifts(features, k * actions) - target).abs().mean()
 
 
-def readout_loss(actions: torch.Tensor, shifts: torch.Tensor, even_dims: int = 0,
-                 whole: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def readout_loss(actions: torch.Tensor, shifts: torch.Tensor, even_dims: int = 0, whole: float | None = None,
+                 turn: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(readout, rest): the MSE of the action's first coordinates against the dominant motion (with `whole`,
     a part's and the whole view's, `part_and_whole_motion`), and the mean square of the other coordinates
-    but the last `even_dims`."""
+    but the last `even_dims`. `turn` (`b t 2`, `dila.flow_motion`): the growth and turn to read out instead of
+    the block shifts'."""
+    if turn is not None and whole is not None:
+        raise ValueError("the readout's growth and turn from the flow are for one motion, not a part's and the whole's")
     target = dominant_motion(shifts) if whole is None else part_and_whole_motion(shifts, whole)
+    if turn is not None:
+        target = torch.cat((target[..., :2], turn), dim=-1)
     n, odd = target.shape[-1], actions.shape[-1] - even_dims
     if odd <= n:
         raise ValueError(f"the readout term needs more than {n} odd latent action dimensions")
@@ -266,7 +271,7 @@ def even_loss(actions: torch.Tensor, even_dims: int) -> torch.Tensor:
 def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, weights: LossWeights = LossWeights(),
                      shifts: torch.Tensor | None = None, action_noise: float = 0.0, frames: torch.Tensor | None = None,
                      readout_whole: float | None = None, pick: PickTarget = PickTarget(),
-                     motion: torch.Tensor | None = None):
+                     motion: torch.Tensor | None = None, turn: torch.Tensor | None = None):
     """Tokens `b t d h w` -> (total loss, dict of the terms); terms weighted 0 are not computed (the
     readout and rest terms come as a pair).
     `shifts` (`b (t-1) h w 2`, `dila.block_motion.block_shifts` of the clip's frames): the motion term's target.
@@ -274,7 +279,8 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     `readout_whole`: the readout term's target is a part's and the whole view's motion, the whole's when at
     least this share of the cells moved (`dila.block_motion.part_and_whole_motion`); None: one motion.
     `pick`: how the pick term scores against the frames; `motion` (`b (t-1) 2 H W`, `dila.data.true_motion`):
-    the clip's true per-pixel motion, the pick term's target instead where given.
+    the clip's true per-pixel motion, the pick term's target instead where given. `turn` (`b (t-1) 2`,
+    `dila.flow_motion.flow_growth_and_turn`): the growth and turn the readout term reads out, where given.
     `action_noise`: the standard deviation of Gaussian noise added to the latent actions that the forward
     model and the decoder read (not to those the inverse-model terms compare), so that a faint signal in
     the action cannot tell the decoder what the frame could.
@@ -322,7 +328,8 @@ def world_model_loss(model: DiLAWorldModel, x: torch.Tensor, phase: int = 1, wei
     if weights.stretch:
         terms["stretch"] = stretch_loss(model, calls, shifts)
     if weights.readout or weights.rest:
-        terms["readout"], terms["rest"] = readout_loss(actions, shifts, model.config.inverse_even_dims, readout_whole)
+        terms["readout"], terms["rest"] = readout_loss(actions, shifts, model.config.inverse_even_dims,
+                                                        readout_whole, turn)
     if weights.even:
         terms["even"] = even_loss(actions, model.config.inverse_even_dims)
     if weights.pixel:

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from dila.block_motion import block_shifts
 from dila.codecs import load_codec
 from dila.config import DiLAConfig
+from dila.flow_motion import flow_growth_and_turn
 from dila.hub import BUNDLED, load_world_model, read_pt, save_world_model
 from dila.losses import PICK_TEMPERATURE, LossWeights, PickTarget, world_model_loss
 from dila.world_model import DiLAWorldModel
@@ -83,6 +84,7 @@ class TrainArgs:
     readout_weight: float = 0.0
     rest_weight: float = 0.0
     readout_whole: float | None = None
+    readout_flow: bool = False
     even_weight: float = 0.0
     pixel_weight: float = 0.0
     pick_weight: float = 0.0
@@ -209,9 +211,9 @@ class Objective(torch.nn.Module):
         self.readout_whole, self.pick = readout_whole, pick or PickTarget()
 
     def forward(self, tokens: torch.Tensor, shifts: torch.Tensor | None = None, frames: torch.Tensor | None = None,
-                motion: torch.Tensor | None = None):
+                motion: torch.Tensor | None = None, turn: torch.Tensor | None = None):
         return world_model_loss(self.model, tokens, self.phase, self.weights, shifts, self.action_noise, frames,
-                                self.readout_whole, self.pick, motion)
+                                self.readout_whole, self.pick, motion, turn)
 
 
 def parameter_groups(model: DiLAWorldModel, lr: float, picker_scale: float = 1.0) -> list[dict]:
@@ -266,7 +268,8 @@ def train(args: TrainArgs) -> Path:
         frames = batch["frames"]
         tokens = encode_clips(codec, frames)
         shifts = block_shifts(frames, model.config.warp_patch, model.config.decoder_warp) if weights.reads_shifts else None
-        loss, terms = objective(tokens, shifts, frames if weights.reads_frames else None, batch.get("motion"))
+        turn = flow_growth_and_turn(frames, model.config.warp_patch) if args.readout_flow and weights.readout else None
+        loss, terms = objective(tokens, shifts, frames if weights.reads_frames else None, batch.get("motion"), turn)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(objective.parameters(), args.max_grad_norm)
