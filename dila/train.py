@@ -69,6 +69,7 @@ class TrainArgs:
     data: str = "procedural"
     num_clips: int = 200_000
     still_objects: float = 0.0
+    noise_backdrops: float = 0.0
     codec: str = str(BUNDLED / "codec")
     init: str | None = None
     model_config: str | None = None
@@ -120,7 +121,8 @@ def make_dataset(args: TrainArgs, image_size: int):
         from dila.data.procedural import ProceduralVideoDataset
 
         return ProceduralVideoDataset("train", num_clips=args.num_clips, frames=args.frames, size=image_size,
-                                     seed=args.seed, still_objects=args.still_objects, motion=args.pick_truth)
+                                     seed=args.seed, still_objects=args.still_objects, motion=args.pick_truth,
+                                     noise_backdrops=args.noise_backdrops)
     from dila.data.videos import VideoFolderDataset
 
     if args.pick_truth:

@@ -1,9 +1,19 @@
 """Clips drawn apart from the training generator, and the check that scores a model on them."""
+from itertools import pairwise
+
 import cv2
 import numpy as np
 import pytest
 
-from dila.data.drawn import BACKDROPS, MARGIN, PHOTOS, SIZE, drawn_clips, object_clip, pan_clip
+from dila.data.drawn import (
+    BACKDROPS,
+    MARGIN,
+    PHOTOS,
+    SIZE,
+    drawn_clips,
+    object_clip,
+    pan_clip,
+)
 from dila.data.textures import BACKGROUNDS, TEXTURES
 from dila.drawn_clips import fitted_line, score_kind, shown_share
 from dila.pipeline import Pipeline
@@ -29,7 +39,7 @@ def test_an_object_moves_as_its_centres_say_and_stays_in_the_frame(kind):
 def test_a_pan_moves_the_whole_view_at_one_speed():
     clip = pan_clip(np.random.default_rng(3), "clock")
     grey = clip.frames.mean(-1).astype(np.float64)
-    steps = np.array([cv2.phaseCorrelate(a, b)[0] for a, b in zip(grey[:-1], grey[1:])])
+    steps = np.array([cv2.phaseCorrelate(a, b)[0] for a, b in pairwise(grey)])
     median = np.median(steps, axis=0)
     assert np.hypot(*median) > 0.5 and np.abs(steps - median).max() < 0.7
 

@@ -8,6 +8,7 @@ import torch
 from dila.data.drawings import DRAWING, drawing
 from dila.data.procedural import (
     KINDS,
+    NOISE,
     SPLITS,
     ProceduralVideoDataset,
     Scene,
@@ -195,3 +196,29 @@ def test_still_objects_leave_other_data_unchanged_and_are_a_probability():
             assert np.array_equal(plain.clip(i).frames, some.clip(i).frames)
     with pytest.raises(ValueError, match="probability"):
         ProceduralVideoDataset("train", 4, still_objects=1.5)
+
+
+def test_noise_backdrops_put_objects_over_colour_noise_and_leave_pans_alone():
+    noisy = [sample_scene(np.random.default_rng(i), "train", noise_backdrops=1.0) for i in range(4)]
+    assert all(scene.background == NOISE for scene in noisy)
+    for scene in noisy:
+        backdrop = scene.backdrop.astype(float)
+        assert np.abs(np.diff(backdrop, axis=1)).mean() > 2  # busy, not flat
+        assert (backdrop.reshape(-1, 3).std(0) > 5).all()  # every channel varies on its own
+    means = np.array([s.backdrop.reshape(-1, 3).mean(0) for s in noisy])
+    assert np.ptp(means, axis=0).max() > 20  # around different colours
+    pan = sample_scene(np.random.default_rng(5), "train", camera=True, noise_backdrops=1.0)
+    assert np.array_equal(pan.backdrop, sample_scene(np.random.default_rng(5), "train", camera=True).backdrop)
+    clip = sample_clip(np.random.default_rng(2), "train", "translate", frames=3, noise_backdrops=1.0)
+    assert clip.scene.background == NOISE and not np.array_equal(clip.frames[0], clip.frames[1])
+
+
+def test_noise_backdrops_default_to_none_and_are_a_probability():
+    plain = ProceduralVideoDataset("train", 6, frames=3, seed=2, noise_backdrops=0.0)
+    default = ProceduralVideoDataset("train", 6, frames=3, seed=2)
+    assert all(np.array_equal(plain.clip(i).frames, default.clip(i).frames) for i in range(6))
+    some = ProceduralVideoDataset("train", 40, frames=2, seed=2, noise_backdrops=0.5)
+    backgrounds = [some.clip(i).scene.background for i in range(40) if some.clip(i).kind != "camera"]
+    assert 0.2 < np.mean([b == NOISE for b in backgrounds]) < 0.8
+    with pytest.raises(ValueError, match="noise_backdrops is a probability"):
+        ProceduralVideoDataset("train", 4, noise_backdrops=-0.1)

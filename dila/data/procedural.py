@@ -47,6 +47,8 @@ MAX_LOG_SCALE = 0.2
 MAX_LOG_ZOOM = 0.1
 PROPOSALS_PER_STEP = 8
 STILL_OBJECTS = (2, 6)
+NOISE = "noise"  # the name of a colour-noise backdrop
+NOISE_OCTAVES = (4, 8, 16, 32)  # cells across the frame
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,9 +138,10 @@ def _random_start(rng: np.random.Generator, scene: Scene) -> np.ndarray:
 
 
 def sample_scene(rng: np.random.Generator, split: str = "train", size: int = 64, camera: bool = False,
-                 still_objects: float = 0.0) -> Scene:
+                 still_objects: float = 0.0, noise_backdrops: float = 0.0) -> Scene:
     """A random scene built only from `split`'s shapes, photos and colours. With probability `still_objects`
-    a camera canvas carries objects painted onto it, which the pan carries along like everything else."""
+    a camera canvas carries objects painted onto it, which the pan carries along like everything else; with
+    probability `noise_backdrops` an object moves over colour noise (`colour_noise`) instead of a photo."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if camera:
@@ -148,10 +151,23 @@ def sample_scene(rng: np.random.Generator, split: str = "train", size: int = 64,
             canvas = _paint_objects(rng, split, canvas, size, background)
         scene = Scene(size, canvas, np.zeros(4), None, None, None, background)
     else:
-        background, backdrop = _fill(rng, split, BACKGROUNDS[split], BACKGROUND_CROP, size)
+        if noise_backdrops and rng.random() < noise_backdrops:
+            background, backdrop = NOISE, colour_noise(rng, size)
+        else:
+            background, backdrop = _fill(rng, split, BACKGROUNDS[split], BACKGROUND_CROP, size)
         shape, texture, sprites = _sample_object(rng, split, size, background)
         scene = Scene(size, backdrop, np.zeros(4), sprites, shape, texture, background)
     return replace(scene, start=_random_start(rng, scene))
+
+
+def colour_noise(rng: np.random.Generator, size: int) -> np.ndarray:
+    """uint8 `size size 3`: smooth noise over two to four octaves of random weight, every channel its own, around
+    a random colour: a backdrop as busy as an object, of no photo's statistics."""
+    octaves = [cv2.resize(rng.standard_normal((n, n, 3)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+               * rng.uniform(0.2, 1.0) for n in rng.choice(NOISE_OCTAVES, int(rng.integers(2, 5)), replace=False)]
+    noise = sum(octaves)
+    noise = (noise - noise.mean()) / (noise.std() + 1e-6) * rng.uniform(20, 60) + rng.uniform(50, 205, 3)
+    return noise.clip(0, 255).astype(np.uint8)
 
 
 def _sample_object(rng: np.random.Generator, split: str, size: int, background: str):
@@ -283,9 +299,10 @@ def render_clip(scene: Scene, actions: np.ndarray, kind: str) -> Clip:
 
 
 def sample_clip(rng: np.random.Generator, split: str = "train", kind: str = "compose", frames: int = 8,
-                size: int = 64, still_objects: float = 0.0) -> Clip:
+                size: int = 64, still_objects: float = 0.0, noise_backdrops: float = 0.0) -> Clip:
     """A random scene of `split` driven by random actions of `kind`."""
-    scene = sample_scene(rng, split, size, camera=kind == "camera", still_objects=still_objects)
+    scene = sample_scene(rng, split, size, camera=kind == "camera", still_objects=still_objects,
+                         noise_backdrops=noise_backdrops)
     return render_clip(scene, sample_actions(rng, kind, [scene], frames - 1), kind)
 
 
@@ -304,22 +321,25 @@ class ProceduralVideoDataset(Dataset):
     Items: frames float32 [frames, 3, size, size] in [0, 1], actions float32 [frames - 1, 4],
     states float32 [frames, 4], kind int64 (index into KINDS). Each item's kind is drawn
     uniformly from `kinds`. `still_objects`: the share of camera canvases with objects painted on (so that
-    one frame does not tell a pan from an object's move; `sample_scene`). `motion`: items also carry every
+    one frame does not tell a pan from an object's move; `sample_scene`); `noise_backdrops`: the share of object
+    scenes over colour noise. `motion`: items also carry every
     pixel's true motion, float32 [frames - 1, 2, size, size] (`dila.data.true_motion`).
     """
 
     def __init__(self, split: str = "train", num_clips: int = 10_000, frames: int = 8, size: int = 64,
-                 kinds: tuple[str, ...] = KINDS, seed: int = 0, still_objects: float = 0.0, motion: bool = False):
+                 kinds: tuple[str, ...] = KINDS, seed: int = 0, still_objects: float = 0.0, motion: bool = False,
+                 noise_backdrops: float = 0.0):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if unknown := set(kinds) - set(KINDS):
             raise ValueError(f"unknown kinds {sorted(unknown)}; choose from {KINDS}")
         if frames < 2:
             raise ValueError("clips need at least 2 frames")
-        if not 0 <= still_objects <= 1:
-            raise ValueError(f"still_objects is a probability, got {still_objects}")
+        for name, share in (("still_objects", still_objects), ("noise_backdrops", noise_backdrops)):
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name} is a probability, got {share}")
         self.split, self.num_clips, self.frames, self.size = split, num_clips, frames, size
-        self.still_objects, self.motion = still_objects, motion
+        self.still_objects, self.noise_backdrops, self.motion = still_objects, noise_backdrops, motion
         self.kinds, self.seed = tuple(kinds), seed
 
     def __len__(self) -> int:
@@ -330,7 +350,7 @@ class ProceduralVideoDataset(Dataset):
             raise IndexError(f"index {index} out of range for {self.num_clips} clips")
         rng = np.random.default_rng([self.seed, SPLITS.index(self.split), index])
         kind = self.kinds[rng.integers(len(self.kinds))]
-        return sample_clip(rng, self.split, kind, self.frames, self.size, self.still_objects)
+        return sample_clip(rng, self.split, kind, self.frames, self.size, self.still_objects, self.noise_backdrops)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip = self.clip(index)
