@@ -53,9 +53,3 @@ def flow_growth_and_turn(frames: torch.Tensor, patch: int) -> torch.Tensor:
     motion = [[growth_and_turn(clip[t], clip[t + 1], patch) for t in range(len(clip) - 1)] for clip in grey]
     return torch.tensor(motion, dtype=frames.dtype, device=frames.device).reshape(len(grey), -1, 2)
 
-
-def with_flow_growth_and_turn(motion: torch.Tensor, frames: torch.Tensor, patch: int) -> torch.Tensor:
-    """A dominant motion `b (t-1) 4` (`dila.block_motion.dominant_motion`) with its growth and turn
-    replaced by the flow's."""
-    return torch.cat((motion[..., :2], flow_growth_and_turn(frames, patch)), dim=-1)
-
