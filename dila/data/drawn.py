@@ -2,7 +2,7 @@
 learned carries beyond it: OpenCV polygons and ellipses (drawn anti-aliased at 4x and reduced) moving at a
 constant velocity and spin over a flat colour, smooth colour noise, or crops of scikit-image photos that no
 split uses; and pans over those photos and a checkerboard, resampled with OpenCV. Nothing here is shared with
-the training generator but the frame size.
+the training generator but the frame size and the photo loader.
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import skimage.data
+
+from dila.data.textures import photo
 
 SIZE = 64
 SUPERSAMPLE = 4
@@ -28,11 +29,6 @@ class DrawnClip:
     backdrop: np.ndarray | None  # uint8 `h w 3` behind the object (None: a pan)
     centres: np.ndarray | None  # float `t 2`, the object's (x, y) in pixels (None: a pan)
     kind: str  # "object on <backdrop>" or "pan over <photo>"
-
-
-def photo(name: str) -> np.ndarray:
-    image = getattr(skimage.data, name)()
-    return np.ascontiguousarray(np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3])
 
 
 def backdrop(rng: np.random.Generator, kind: str) -> np.ndarray:
