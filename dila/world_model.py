@@ -37,6 +37,11 @@ def from_grid(x: torch.Tensor) -> torch.Tensor:
     return rearrange(x, "b t h w d -> b t d h w")
 
 
+def flat_frames(x: torch.Tensor | None) -> torch.Tensor | None:
+    """`b t c h w` -> `(b t) c h w`, None stays None."""
+    return None if x is None else rearrange(x, "b t c h w -> (b t) c h w")
+
+
 def frames_before(x: torch.Tensor) -> torch.Tensor:
     """`b t ...` -> the frame before each, `b t ...`: the first has none and is its own (nothing changed)."""
     return torch.cat((x[:, :1], x[:, :-1]), dim=1)
@@ -144,7 +149,12 @@ class DiLAWorldModel(nn.Module):
         """The frame after each of a clip's frames 0..t-2, teacher-forced: `structure` and `actions`
         (`b (t-1) *`) rendered onto those frames of `grid` (`b t h w d`) with the clip's first frame and
         the memory after each frame: `b (t-1) h w d`."""
-        return self.render(structure, grid[:, :1], memory[:, :-1], grid[:, :-1], actions, frames_before(grid[:, :-1]))
+        return self.render(structure, grid[:, :1], memory[:, :-1], grid[:, :-1], actions, self.previous_frames(grid[:, :-1]))
+
+    def previous_frames(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The frame before each of `x` (`b t ...`, `frames_before`) where the shift picker reads it, else None."""
+        warp = self.fusion_decoder.warp
+        return frames_before(x) if warp is not None and warp.reads_previous else None
 
     def render_along(self, structure: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
                      actions: torch.Tensor) -> torch.Tensor:
@@ -219,8 +229,8 @@ class DiLAWorldModel(nn.Module):
         predicted = self.advance(enc.structure[:, :-1], actions)
         decoder = self.fusion_decoder
         features, _ = decoder.fuse(self.structure_lift(predicted), grid[:, :1], enc.memory[:, :-1], grid[:, :-1])
-        last, before = (rearrange(p, "b t c h w -> (b t) c h w") for p in (pixels[:, :-1], frames_before(pixels[:, :-1])))
-        return decoder.show(features, last, actions, self.whole_moves, before)
+        last = rearrange(pixels[:, :-1], "b t c h w -> (b t) c h w")
+        return decoder.show(features, last, actions, self.whole_moves, flat_frames(self.previous_frames(pixels[:, :-1])))
 
     def predict(self, x_context: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Roll out `actions` (`b n a`) after the context: tokens `b n d h w`, structure `b n h w s`."""

@@ -112,3 +112,9 @@ def test_rollouts_keep_the_frame_before_and_the_picker_reads_it(picking):
 def test_the_frame_before_the_first_is_itself():
     x = torch.arange(6.0).reshape(1, 3, 2)
     torch.testing.assert_close(frames_before(x), torch.tensor([[[0.0, 1.0], [0.0, 1.0], [2.0, 3.0]]]))
+
+
+def test_the_frames_before_are_made_only_for_a_picker_that_reads_them(picking):
+    x = torch.randn(1, 3, 4)
+    assert DiLAWorldModel(picking).previous_frames(x) is None
+    torch.testing.assert_close(DiLAWorldModel(replace(picking, picker_previous=True)).previous_frames(x), frames_before(x))

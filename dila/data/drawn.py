@@ -91,7 +91,7 @@ def pan_clip(rng: np.random.Generator, name: str, frames: int = 9) -> DrawnClip:
     return DrawnClip(np.stack(views), None, None, f"pan over {name}")
 
 
-def drawn_clips(rng: np.random.Generator | int, objects: int = 12, pans: int = 8, frames: int = 9) -> list[DrawnClip]:
+def drawn_clips(rng: np.random.Generator | int, objects: int = 24, pans: int = 8, frames: int = 9) -> list[DrawnClip]:
     """`objects` clips over each backdrop of `BACKDROPS`, then `pans` over each photo of `PHOTOS`."""
     rng = np.random.default_rng(rng)
     return ([object_clip(rng, kind, frames) for kind in BACKDROPS for _ in range(objects)]

@@ -237,6 +237,11 @@ class PixelWarp(nn.Module):
         logits = rearrange(LOGIT_SCALE * self.shifts(hidden), "b t h w k -> (b t) k h w")
         return tuple(k.softmax(dim=1) for k in logits.chunk(2, dim=1))
 
+    @property
+    def reads_previous(self) -> bool:
+        """Whether the shift picker reads the frame before the last (`picker_previous`)."""
+        return self.picker is not None and self.picker.change is not None
+
     def distributions(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-pixel shift distributions along x and y, `(b t) k H W` each: the cells' interpolated."""
         size = (hidden.shape[2] * self.patch, hidden.shape[3] * self.patch)
@@ -247,7 +252,7 @@ class PixelWarp(nn.Module):
         """features, last_frame: `b t h w d`, actions: `b t a`, previous_frame: the frames before the last
         (`b t h w d`, or None) -> the change of tokens `b t h w d`."""
         pixels = self.pixels(last_frame)
-        reads = previous_frame is not None and self.picker is not None and self.picker.change is not None
+        reads = previous_frame is not None and self.reads_previous
         previous = self.pixels(previous_frame) + self.offset_image(pixels) if reads else None
         change = self.move(pixels, self.hidden(features, actions), guide=pixels + self.offset_image(pixels),
                            actions=actions, previous=previous) - pixels
