@@ -87,7 +87,7 @@ def main() -> None:
         print(SERVICE.warm().replace("  \n", "\n"), flush=True)
         launch(demo, SERVICE, OPTIONS.host, OPTIONS.port)
     except UserError as error:
-        raise SystemExit(f"{error}\nPass --model or set DILA_MODEL to a model directory, .pt file or Hub repo id.")
+        raise SystemExit(f"{error}\nPass --model or set DILA_MODEL to a model directory, .pt file or Hub repo id.") from error
     finally:
         SERVICE.close()
 

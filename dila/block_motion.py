@@ -28,7 +28,8 @@ def block_shifts(frames: torch.Tensor, patch: int, radius: int) -> torch.Tensor:
     offsets = torch.arange(-radius, radius + 1)
     candidates = [(sx, sy) for sy in offsets.tolist() for sx in offsets.tolist()]
     errors = torch.stack([
-        F.avg_pool2d((nxt - padded[..., radius + sy:radius + sy + height, radius + sx:radius + sx + width]).pow(2).mean(1, keepdim=True), patch)[:, 0]
+        F.avg_pool2d((nxt - padded[..., radius + sy:radius + sy + height, radius + sx:radius + sx + width])
+                     .pow(2).mean(1, keepdim=True), patch)[:, 0]
         + TIE * (abs(sx) + abs(sy))
         for sx, sy in candidates
     ], dim=1)
@@ -60,7 +61,8 @@ def dominant_motion(shifts: torch.Tensor, min_cells: int = 3) -> torch.Tensor:
     x, y = (cells - centre[..., None, :]).unbind(-1)
     one, zero = torch.ones_like(x), torch.zeros_like(x)
     design = torch.stack((torch.stack((one, zero, x, -y), -1), torch.stack((zero, one, y, x), -1)), dim=-2)
-    gram = torch.einsum("btnsi,btn,btnsj->btij", design, moving, design) + 1e-6 * torch.eye(4, dtype=shifts.dtype, device=shifts.device)
+    ridge = 1e-6 * torch.eye(4, dtype=shifts.dtype, device=shifts.device)
+    gram = torch.einsum("btnsi,btn,btnsj->btij", design, moving, design) + ridge
     moment = torch.einsum("btnsi,btn,btns->bti", design, moving, motion)
     fitted = torch.linalg.solve(gram, moment)
     return torch.where(count >= min_cells, fitted, torch.zeros_like(fitted))

@@ -121,7 +121,8 @@ class DiLAConfig:
 
     def __post_init__(self) -> None:
         self.inverse_blocks = tuple(int(n) for n in self.inverse_blocks)
-        positive = [f.name for f in fields(self) if f.type in ("int", int) and f.name not in ("decoder_warp", "inverse_even_dims", "warp_refine")]
+        may_be_zero = ("decoder_warp", "inverse_even_dims", "warp_refine")
+        positive = [f.name for f in fields(self) if f.type in ("int", int) and f.name not in may_be_zero]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"DiLAConfig.{name} must be positive, got {getattr(self, name)}")
@@ -173,7 +174,7 @@ class DiLAConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DiLAConfig":
+    def from_dict(cls, data: dict) -> DiLAConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known - {"model_type"})
         if unknown:
@@ -184,5 +185,5 @@ class DiLAConfig:
         Path(path).write_text(json.dumps({"model_type": "dila", **self.to_dict()}, indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "DiLAConfig":
+    def load(cls, path: str | Path) -> DiLAConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))

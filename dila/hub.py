@@ -222,9 +222,11 @@ def _from_state_dict(state: dict[str, torch.Tensor], origin, config: DiLAConfig 
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    wrong = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    wrong = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+             for k, v in expected.items() if k in state and state[k].shape != v.shape]
     if missing or unexpected or wrong:
-        parts = [f"{name} ({len(keys)}): {keys[:6]}" for name, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        problems = (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+        parts = [f"{name} ({len(keys)}): {keys[:6]}" for name, keys in problems if keys]
         raise CheckpointError(f"{origin} does not fit a DiLA model with the inferred config; " + "; ".join(parts))
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     return model
@@ -329,7 +331,8 @@ def hub_cache_dir() -> str:
 
 def hub_offline() -> bool:
     """Whether the environment asks for offline mode (read now: `huggingface_hub` reads it at import)."""
-    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on") for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+               for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def local_files_only(requested: bool | None = None) -> bool:

@@ -114,7 +114,8 @@ class LossWeights:
         return any(getattr(self, term) for term in FRAME_TERMS)
 
 
-def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+def consistency_loss(model: DiLAWorldModel, structure: torch.Tensor, inferred: torch.Tensor,
+                     predicted: torch.Tensor) -> torch.Tensor:
     from_prediction = model.inverse_model(structure[:, :-1], predicted)
     diversity = torch.exp(-10 * inferred.std(dim=(0, 1)).mean())
     return F.mse_loss(from_prediction, inferred) + 0.5 * diversity

@@ -69,7 +69,7 @@ class Pipeline:
         self.codec = codec.to(self.device).eval() if isinstance(codec, torch.nn.Module) else codec
         self.keep_detail, self.render = keep_detail, render
 
-    def without_detail(self) -> "Pipeline":
+    def without_detail(self) -> Pipeline:
         """The same model and codec, showing decoded tokens alone."""
         plain = copy.copy(self)
         plain.keep_detail = False
@@ -77,7 +77,7 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, source=None, codec=None, device: str | torch.device = "cpu", render: str | None = None,
-                        **kwargs) -> "Pipeline":
+                        **kwargs) -> Pipeline:
         """The bundled model and its light codec by default; any `load_world_model` source and a
         codec (object, directory, or `"rae"` for the published one) otherwise."""
         from dila.hub import BUNDLED, load_world_model

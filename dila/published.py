@@ -147,9 +147,8 @@ def infer_config(state_dict: dict[str, torch.Tensor], **overrides) -> DiLAConfig
         decoder_dim_head=shape("fusion_decoder.layers.0.self_attn.q_scale")[0],
         decoder_null_kv=shape("fusion_decoder.layers.0.frame_attn.null_kv")[1] // 2,
         inverse_channels=shape("inverse_model.stem.conv.weight")[0],
-        inverse_blocks=tuple(
-            _count(sd, rf"inverse_model\.levels\.{i}\.blocks\.(\d+)\.") for i in range(_count(sd, r"inverse_model\.levels\.(\d+)\."))
-        ),
+        inverse_blocks=tuple(_count(sd, rf"inverse_model\.levels\.{i}\.blocks\.(\d+)\.")
+                             for i in range(_count(sd, r"inverse_model\.levels\.(\d+)\."))),
         inverse_hidden=shape("inverse_model.head.fc1.weight")[0],
         forward_dim=shape("forward_model.state_embed.proj.weight")[0],
         forward_depth=_count(sd, r"forward_model\.layers\.(\d+)\."),

@@ -7,10 +7,10 @@ Runs on CPU, on one GPU, or on several through `accelerate launch -m dila.train 
 processes through `ACCELERATE_USE_CPU=1 torchrun --nproc-per-node 2 -m dila.train ...`. Every
 `--save-every` steps the run directory gets `config.json` + `model.safetensors` (the model) and
 `training_state.pt` (optimizer, schedule, step, random state), and at least every `--save-minutes`
-of a one-process run; running the same command again resumes from it. Losses go to `log.jsonl`. `--init DIR` starts from a model's weights, in the design
-of `--model-config` when given (options that add no parameters, such as `inverse_antisymmetric`).
-`--stop-after N` ends a run at step N of its schedule, so that a later command can resume it with
-other loss weights.
+of a one-process run; running the same command again resumes from it. Losses go to `log.jsonl`.
+`--init DIR` starts from a model's weights, in the design of `--model-config` when given (options that
+add no parameters, such as `inverse_antisymmetric`). `--stop-after N` ends a run at step N of its
+schedule, so that a later command can resume it with other loss weights.
 """
 from __future__ import annotations
 
@@ -278,8 +278,9 @@ def train(args: TrainArgs) -> Path:
         optimizer.step()
         scheduler.step()
         if (step + 1) % args.log_every == 0 and accelerator.is_main_process:
-            record = {"step": step + 1, "processes": accelerator.num_processes, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
-                      "lr": scheduler.get_last_lr()[0], "seconds": round(time.perf_counter() - start, 1)}
+            record = {"step": step + 1, "processes": accelerator.num_processes, "loss": loss.item(),
+                      **{k: v.item() for k, v in terms.items()}, "lr": scheduler.get_last_lr()[0],
+                      "seconds": round(time.perf_counter() - start, 1)}
             with open(out / LOG_NAME, "a") as log:
                 log.write(json.dumps(record) + "\n")
             progress.set_postfix(loss=f"{record['loss']:.4f}", pred=f"{record['prediction']:.4f}")

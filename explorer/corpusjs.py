@@ -3,8 +3,8 @@
 Contract: `DRAW_JS` hands the script a figure's JSON, drawn into `#corpus-map .dila-corpus-plot`, in
 which every row is a point whose customdata is the row. The bridge element (a `gr.HTML` with this
 script) triggers `corpus_ready` once loaded, `corpus_hover` {row} when the pointer rests on a point,
-`corpus_pick` {row} on a click and `corpus_select` {rows} after a lasso or box selection. A hover's answer is the bridge's new content: a
-`.dila-corpus-frames[data-row]` that the script copies into the tip `#dila-corpus-tip`.
+`corpus_pick` {row} on a click and `corpus_select` {rows} after a lasso or box selection. A hover's
+answer is the bridge's new content: a `.dila-corpus-frames[data-row]` that the script copies into the tip `#dila-corpus-tip`.
 `window.dilaCorpusHoverMs` lists each hover's milliseconds from the pointer to the frames.
 """
 

@@ -3,7 +3,8 @@ and Hugging Face ZeroGPU's decorator around GPU work when the `spaces` package i
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def pick_device(codec: str) -> str:

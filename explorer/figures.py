@@ -1,9 +1,8 @@
 """Plotly figures of the latent-action map."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import html
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go

@@ -61,7 +61,8 @@ CSS = """
   display: flex; gap: 10px; align-items: center; justify-content: center; }
 .dila-drop-over { border-color: #f97316; background: rgba(249, 115, 22, 0.08); }
 .dila-pixelated img, .dila-pixelated video { image-rendering: pixelated; }
-.dila-pixelated .image-container, .dila-pixelated .image-frame, .dila-pixelated .image-container > button { width: 100%; height: 100%; }
+.dila-pixelated .image-container, .dila-pixelated .image-frame, .dila-pixelated .image-container > button {
+  width: 100%; height: 100%; }
 .dila-pixelated img { width: 100%; height: 100%; object-fit: contain !important; }
 """
 

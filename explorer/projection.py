@@ -1,9 +1,9 @@
 """Latent actions -> 2D: PCA at once, UMAP in the background; PCA directions for steering."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

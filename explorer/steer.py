@@ -74,7 +74,7 @@ def controllability(pipeline, current: np.ndarray, generated: np.ndarray, reques
     return Readout(cosine, error)
 
 
-def direction_strip(pipeline, steering: Steering, pca, values: np.ndarray = np.array(STRIP_VALUES)) -> np.ndarray:
+def direction_strip(pipeline, steering: Steering, pca, values: tuple[float, ...] = STRIP_VALUES) -> np.ndarray:
     """What each direction does from the current frame: one row per direction (the library's
     principal directions), one column per value in `values` (standard deviations along it, the
     other directions where the inferred action has them), as one uint8 image with thin gutters."""

@@ -50,7 +50,8 @@ class Worker:
         self.memory_mb = memory_mb
         self._args = ["--nice", str(nice)] + (["--memory-mb", str(memory_mb)] if memory_mb else [])
         self._args += [arg for module in preload for arg in ("--preload", module)] + ["--parent", str(os.getpid())]
-        self._env = {**os.environ, **QUIET_ENV, **(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+        self._env = {**os.environ, **QUIET_ENV, **(env or {}), "PYTHONPATH": path}
         self._process: subprocess.Popen | None = None
         self._closed = False
         self._lock = threading.Lock()
@@ -147,7 +148,8 @@ class WorkerPool:
         try:
             worker = self._free.get(timeout=self.wait_s)
         except queue.Empty:
-            raise UserError(f"All {len(self._workers)} decoders stayed busy for {self.wait_s:g} s; try again in a moment.") from None
+            raise UserError(f"All {len(self._workers)} decoders stayed busy for {self.wait_s:g} s; "
+                            "try again in a moment.") from None
         try:
             return worker.call(task, args, timeout)
         finally:

@@ -131,7 +131,8 @@ def test_the_even_term_pays_for_the_coordinates_that_do_not_reverse(tiny_config)
 
 
 def warping_model(tiny_config) -> DiLAWorldModel:
-    model = DiLAWorldModel(replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=2, warp_channels=4, dropout=0.0))
+    model = DiLAWorldModel(replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=2, warp_channels=4,
+                                   dropout=0.0))
     warp = model.fusion_decoder.warp
     warp.to_pixels.copy_(torch.randn(2 * 2 * 4, tiny_config.embed_dim))
     warp.to_tokens.copy_(torch.randn(tiny_config.embed_dim, 2 * 2 * 4))
@@ -193,7 +194,8 @@ def test_the_stretch_term_asks_a_larger_action_to_move_the_same_cells_further(ti
 
 def test_a_run_with_the_motion_and_readout_terms_logs_them(tmp_path, tiny_config):
     torch.manual_seed(0)
-    LightCodec(LightCodecConfig(image_size=32, grid_size=4, latent_dim=32, width=16, decoder_blocks=1)).save_pretrained(tmp_path / "codec")
+    codec = LightCodec(LightCodecConfig(image_size=32, grid_size=4, latent_dim=32, width=16, decoder_blocks=1))
+    codec.save_pretrained(tmp_path / "codec")
     replace(tiny_config, residual_decoder=True, decoder_warp=2, warp_patch=8, warp_channels=3).save(tmp_path / "model.json")
     run = tmp_path / "run"
     train(parse_args(["--out", str(run), "--codec", str(tmp_path / "codec"), "--model-config", str(tmp_path / "model.json"),

@@ -6,7 +6,8 @@ one browser, a fresh context per test: upload two clips through the
 file input, steer from a frame and move sliders (number box and range handle), drag clip cards
 from the library onto the transfer drop zones (HTML5 drag and drop, real DOM events) and play
 the transfer's result. Screenshots of each stage go to `runs/screenshots/` (or
-$DILA_SCREENSHOTS); `tests/screenshots/` keeps a reviewed set. Every request of the page must stay on the app's own 127.0.0.1 address.
+$DILA_SCREENSHOTS); `tests/screenshots/` keeps a reviewed set. Every request of the page must stay on
+the app's own 127.0.0.1 address.
 
 Skipped when Chromium or playwright is missing, unless $CI is set: then that is a failure.
 Chromium: $DILA_CHROMIUM, else `chromium` / `chromium-browser` on the PATH (Debian: `apt-get
@@ -261,7 +262,8 @@ def test_first_view_holds_the_demo_library_map_steering_and_quality(page, server
     expect(page.get_by_text("Started with 4 example clips")).to_be_visible()
     expect(page.locator("#intro")).to_contain_text("Hover")
     expect(page.locator(".dila-quality").first).to_contain_text("Model quality: not evaluated")
-    expect(page.locator("#action-map .xtitle")).to_contain_text(re.compile(r"direction 1 in σ \(\d+(\.\d)?% of the actions' spread\)"))
+    title = re.compile(r"direction 1 in σ \(\d+(\.\d)?% of the actions' spread\)")
+    expect(page.locator("#action-map .xtitle")).to_contain_text(title)
     shot(page, "05_first_view.png")
     assert page.errors == [] and page.foreign == []
     print(f"page opened to demo library, map and steering ready: {ready_s:.1f} s")

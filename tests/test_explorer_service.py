@@ -12,7 +12,7 @@ from PIL import Image
 
 from dila.data.procedural import render_pair, sample_clip
 from dila.video import write_video
-from explorer import KEEP, Choices, Explorer, Limits, Range, UserError, play, planning
+from explorer import KEEP, Choices, Explorer, Limits, Range, UserError, planning, play
 from explorer.decode import check_upload
 from explorer.dev_model import write_dev_model
 from explorer.models import codec_for, load
@@ -124,7 +124,8 @@ def test_add_list_and_remove_clips(service, sid):
     listed = service.library.list_clips(sid)
     assert [c["name"] for c in listed] == ["translate", "rotate"] and listed[0]["frames"] == 6
     assert service.library.clip_choices(sid) == Choices([("translate (c1)", "c1"), ("rotate (c2)", "c2")])
-    assert service.library.clip_range(sid, "c1") == Range(5, 0) and service.library.clip_range(sid, "c1", transitions=True) == Range(4, 0)
+    assert service.library.clip_range(sid, "c1") == Range(5, 0)
+    assert service.library.clip_range(sid, "c1", transitions=True) == Range(4, 0)
     html, status = service.library.remove_clip(sid, "c1")
     assert "Removed translate" in status and 'data-clip-id="c1"' not in html
     assert [c["id"] for c in service.library.list_clips(sid)] == ["c2"]
@@ -322,7 +323,7 @@ def test_a_new_page_starts_with_the_demo_clips_and_useful_picks(service, sid, mo
     monkeypatch.setattr(service, "demo", ("translate.webm", "pair_motion.webm", "pair_appearance.webm", "missing.webm"))
     monkeypatch.setattr(service, "_demo_clips", {})
     gallery_html, status, card, quality, *rest = service.library.start(sid)
-    pickers, zones, (figure, note, strips) = rest[:9], rest[9:13], rest[13:]
+    pickers, zones, (figure, _note, strips) = rest[:9], rest[9:13], rest[13:]
     assert [c["name"] for c in service.library.list_clips(sid)] == ["translate", "pair_motion", "pair_appearance"]
     assert "Started with 3 example clips" in status and gallery_html.count("data-clip-id=") == 3
     assert "**Quality**: not evaluated" in card and quality.startswith("Model quality: not evaluated")

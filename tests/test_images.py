@@ -39,7 +39,8 @@ def test_a_huge_png_is_refused_from_its_header(huge_png):
     with pytest.raises(UserError, match="12000×12000 pixels; the limit is 25 million pixels") as error:
         read_image(huge_png, LIMIT, "The goal image")
     elapsed, grown = time.perf_counter() - start, peak_rss_mb() - before
-    print(f"\n{huge_png.stat().st_size / 1024:.0f} KB 12000x12000 PNG refused in {1000 * elapsed:.1f} ms, peak RSS +{grown:.1f} MB")
+    print(f"\n{huge_png.stat().st_size / 1024:.0f} KB 12000x12000 PNG refused in {1000 * elapsed:.1f} ms, "
+          f"peak RSS +{grown:.1f} MB")
     assert elapsed < 1.0 and grown < 200 and str(huge_png) not in str(error.value)
 
 

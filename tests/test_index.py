@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
@@ -30,7 +30,7 @@ FRAMES = 10
 CLIPS = ["camera/camera-00.webm", "rotate/rotate-00.webm", "translate/translate-00.webm", "wave.gif"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached_pipeline(model=None, codec=None):
     return load_pipeline(IndexConfig(".", ".", model=model, codec=codec))
 

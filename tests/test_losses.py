@@ -8,8 +8,10 @@ from dila.losses import world_model_loss
 from dila.published import infer_config, to_our_layout
 
 REFERENCE = {
-    1: (3.9903548, {"prediction": 1.984333, "dynamics": 0.182426, "consistency": 0.424777, "action_norm": 0.120065, "symmetry": 3.352582}),
-    2: (4.0229559, {"prediction": 2.000634, "dynamics": 0.182426, "consistency": 0.424716, "action_norm": 0.120065, "symmetry": 3.352582}),
+    1: (3.9903548, {"prediction": 1.984333, "dynamics": 0.182426, "consistency": 0.424777, "action_norm": 0.120065,
+                    "symmetry": 3.352582}),
+    2: (4.0229559, {"prediction": 2.000634, "dynamics": 0.182426, "consistency": 0.424716, "action_norm": 0.120065,
+                    "symmetry": 3.352582}),
 }
 
 

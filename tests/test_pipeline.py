@@ -153,7 +153,8 @@ def rae_codec(fixtures):
     from dila.codecs.rae import RAECodec
 
     parts = torch.load(fixtures / "rae_tiny.pt", weights_only=True)
-    keys = ("encoder_config", "encoder_state_dict", "decoder_config", "decoder_state_dict", "stats", "image_mean", "image_std", "encoder_input_size")
+    keys = ("encoder_config", "encoder_state_dict", "decoder_config", "decoder_state_dict", "stats", "image_mean", "image_std",
+            "encoder_input_size")
     return RAECodec.from_parts(*(parts[k] for k in keys))
 
 

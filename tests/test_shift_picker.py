@@ -42,7 +42,8 @@ def test_the_picker_starts_as_bilinear_and_can_pick_a_cell_none_or_the_actions_m
     expected = F.interpolate(cells, scale_factor=PATCH, mode="bilinear", align_corners=False)
     assert (picker(guide, cells, hidden, move) - expected).abs().max() < 0.01
     pick(4)
-    torch.testing.assert_close(picker(guide, cells, hidden, move), cells.repeat_interleave(PATCH, -1).repeat_interleave(PATCH, -2))
+    per_pixel = cells.repeat_interleave(PATCH, -1).repeat_interleave(PATCH, -2)
+    torch.testing.assert_close(picker(guide, cells, hidden, move), per_pixel)
     pick(9)
     assert picker(guide, cells, hidden, move).abs().max() < 1e-6
     pick(10)

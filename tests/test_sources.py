@@ -76,7 +76,8 @@ def test_an_unavailable_hub_model_gets_advice_that_fits_the_mode(public, models,
     finally:
         local.close()
     assert "HF_HUB_OFFLINE is set" in str(error.value)
-    assert str(error.value).endswith("(`hf download owner/not-cached`) and copy the cache, or pass a local directory or .pt file.")
+    assert str(error.value).endswith("(`hf download owner/not-cached`) and copy the cache, "
+                                     "or pass a local directory or .pt file.")
     assert "local directory" not in public.models.policy.placeholder() and "`listed`" in public.models.policy.placeholder()
     assert "a local directory or .pt file" in local.models.policy.placeholder()
 

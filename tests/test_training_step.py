@@ -42,7 +42,7 @@ def test_loss_and_gradients_match_the_reference_step(fixtures, tiny_config, one_
     scale = max(reference[prefix + "grad." + name][-1].item() for name in grads)
     for name, grad in grads.items():
         torch.testing.assert_close(fingerprint(grad), reference[prefix + "grad." + name], rtol=1e-4, atol=1e-6 * scale,
-                                   msg=lambda m: f"{name}: {m}")
+                                   msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_position_bias_runs_its_mlp_once_per_distinct_offset_with_the_same_values():

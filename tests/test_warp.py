@@ -170,7 +170,8 @@ def test_a_blending_warp_moves_into_a_flowing_one_without_its_gate(tiny_config):
     source = DiLAWorldModel(base)
     source.fusion_decoder.warp.shifts.weight.data.normal_()
     flowing = initial_weights(source, replace(base, warp_mode="flow"))
-    assert set(source.state_dict()) - set(flowing.state_dict()) == {"fusion_decoder.warp.gate.weight", "fusion_decoder.warp.gate.bias"}
+    gate = {"fusion_decoder.warp.gate.weight", "fusion_decoder.warp.gate.bias"}
+    assert set(source.state_dict()) - set(flowing.state_dict()) == gate
     assert torch.equal(flowing.fusion_decoder.warp.shifts.weight, source.fusion_decoder.warp.shifts.weight)
 
 

@@ -5,7 +5,7 @@ radius 1, so an object's state (x, y) is its centroid and its size is its circum
 Coordinates are image-style: x right, y down.
 """
 
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -54,7 +54,7 @@ def unit_polygon(name: str) -> np.ndarray:
     return poly / np.linalg.norm(poly, axis=1).max()
 
 
-@lru_cache(maxsize=None)
+@cache
 def shape_mask(name: str, side: int, supersample: int = 8) -> np.ndarray:
     """Alpha mask float32 [side, side] in [0, 1]; circumradius (side - 2) / 2 around the centre.
 

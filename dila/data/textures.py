@@ -7,7 +7,7 @@ scenes and the canvases of camera scenes (with "drawing", a procedural illustrat
 No photo, colour or shape appears in more than one split, and no photo in both roles.
 """
 
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -40,7 +40,7 @@ def _load(name: str) -> np.ndarray:
     return getattr(skimage.data, name)()
 
 
-@lru_cache(maxsize=None)
+@cache
 def photo(name: str) -> np.ndarray:
     """A bundled photo as read-only uint8 RGB [h, w, 3]."""
     image = _load(name)

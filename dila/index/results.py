@@ -19,7 +19,7 @@ class ClipResult:
     clip: DecodedClip | None = None  # without its frames
 
     @classmethod
-    def of(cls, clip: DecodedClip, actions: np.ndarray) -> "ClipResult":
+    def of(cls, clip: DecodedClip, actions: np.ndarray) -> ClipResult:
         clip.frames = None
         return cls(clip.clip_id, clip.source, actions=actions, clip=clip)
 

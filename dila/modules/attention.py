@@ -118,7 +118,10 @@ class Attention(nn.Module):
         k = F.normalize(k, dim=-1) * self.k_scale
         if exists(bias) and bias.dim() < 4 and not self.causal and not dropout:
             bias = bias.to(q.dtype)
-            out = BiasedAttention.apply(q, k, v, bias, 8.0, 4) if torch.is_grad_enabled() else fused_attention(q, k, v, bias, 8.0)[0]
+            if torch.is_grad_enabled():
+                out = BiasedAttention.apply(q, k, v, bias, 8.0, 4)
+            else:
+                out = fused_attention(q, k, v, bias, 8.0)[0]
         else:
             fused_causal = self.causal and not exists(bias) and q.shape[-2] == k.shape[-2]
             mask = None if fused_causal else self._mask(bias, q.shape[-2], k.shape[-2], q)

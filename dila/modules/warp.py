@@ -208,12 +208,14 @@ class PixelWarp(nn.Module):
         if not hasattr(codec, "decoder_linear"):
             raise ValueError(f"the pixel warp needs a light codec's linear maps; got a {type(codec).__name__}")
         if codec.config.patch_size != self.patch:
-            raise ValueError(f"the pixel warp needs {self.patch}-pixel patches; this codec has {codec.config.patch_size}-pixel ones")
+            raise ValueError(f"the pixel warp needs {self.patch}-pixel patches; "
+                             f"this codec has {codec.config.patch_size}-pixel ones")
         std = codec.latent_std.flatten()
         self.to_pixels.copy_(codec.decoder_linear.weight[:, :, 0, 0] * std)
         self.to_tokens.copy_(codec.encoder_linear.weight[:, :, 0, 0] / std[:, None])
         if self.picker is not None:
-            self.pixel_offset.copy_(codec.decoder_linear.weight[:, :, 0, 0] @ codec.latent_mean.flatten() + codec.decoder_linear.bias)
+            decode = codec.decoder_linear
+            self.pixel_offset.copy_(decode.weight[:, :, 0, 0] @ codec.latent_mean.flatten() + decode.bias)
 
     @property
     def flows(self) -> bool:

@@ -3,10 +3,10 @@ browser session's id first and plain values, and returns plain values (frames, f
 paths, text, `explorer.views` updates) for the page to show."""
 from __future__ import annotations
 
+from explorer.services.action_map import NEW_LAYOUT, MapService
 from explorer.services.core import ASSETS, DEMO, Core
 from explorer.services.corpus import CorpusService, IndexSources
 from explorer.services.library import PICKS, LibraryService
-from explorer.services.action_map import NEW_LAYOUT, MapService
 from explorer.services.model import ModelService
 from explorer.services.plan import PlanService
 from explorer.services.play import PlayService

@@ -6,8 +6,8 @@ from explorer.clips import Clip
 from explorer.decode import FITS, VIDEO_TYPES
 from explorer.errors import UserError
 from explorer.models import LoadedModel
-from explorer.services.core import Core
 from explorer.services.action_map import MapService
+from explorer.services.core import Core
 from explorer.sessions import Session
 from explorer.views import KEEP, Choices, Range
 

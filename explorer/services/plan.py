@@ -10,8 +10,8 @@ from explorer.device import compute
 from explorer.figures import empty_figure, plan_figure
 from explorer.images import read_image
 from explorer.media import fit_image, panels, write_clip
-from explorer.services.core import Core, index
 from explorer.services.action_map import MapService
+from explorer.services.core import Core, index
 
 NO_PLAN = "Plan to see the actions here."
 

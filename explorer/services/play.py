@@ -9,8 +9,8 @@ from explorer import play, steer
 from explorer.device import compute
 from explorer.errors import UserError
 from explorer.media import png_data_uri
-from explorer.services.core import Core, index
 from explorer.services.action_map import MapService
+from explorer.services.core import Core, index
 from explorer.services.steer import room, running
 
 

@@ -9,8 +9,8 @@ from explorer.errors import UserError
 from explorer.media import write_clip
 from explorer.models import LoadedModel
 from explorer.projection import N_COMPONENTS
-from explorer.services.core import Core, index
 from explorer.services.action_map import MapService
+from explorer.services.core import Core, index
 from explorer.sessions import Session
 from explorer.steer import Steering
 from explorer.views import KEEP, Range

@@ -5,8 +5,19 @@ import gradio as gr
 
 from explorer.projection import N_COMPONENTS
 from explorer.services import SLIDER_LIMIT
-from explorer.ui.common import (IMAGE_HEIGHT, PIXELATED, QUIET, Page, bind, clip_picker, failed, image, index_slider,
-                                quality_line, video)
+from explorer.ui.common import (
+    IMAGE_HEIGHT,
+    PIXELATED,
+    QUIET,
+    Page,
+    bind,
+    clip_picker,
+    failed,
+    image,
+    index_slider,
+    quality_line,
+    video,
+)
 from explorer.words import direction_info, direction_label
 
 TITLE = "Steer"

@@ -4,8 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from explorer.ui import library
-from explorer.ui.common import (QUIET, VIDEO_TYPES, Page, bind, bind_drop, drop_target, failed, quality_line,
-                                video)
+from explorer.ui.common import QUIET, VIDEO_TYPES, Page, bind, bind_drop, drop_target, failed, quality_line, video
 
 TITLE = "Transfer"
 ROLES = ("motion", "appearance")
