@@ -408,12 +408,12 @@ def rows(results: dict, prefix: str = "") -> list[tuple[str, object]]:
 def table(results: dict) -> str:
     flat = rows(results)
     width = max(len(name) for name, _ in flat)
-    return "\n".join(f"{name:<{width}}  {_format(value)}" for name, value in flat)
+    return "\n".join(f"{name:<{width}}  {format_value(value)}" for name, value in flat)
 
 
-def _format(value) -> str:
+def format_value(value) -> str:
     if isinstance(value, (list, tuple)):
-        return " ".join(_format(v) for v in value)
+        return " ".join(format_value(v) for v in value)
     if isinstance(value, float):
         return "n/a" if math.isnan(value) else f"{value:.3f}"
     return str(value)
