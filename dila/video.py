@@ -80,6 +80,33 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([_resize(frame, tuple(size)) for frame in frames])
 
 
+FITS = ("letterbox", "crop")  # how a non-square frame becomes square
+
+
+def crop(frame: np.ndarray, side: int) -> np.ndarray:
+    """The frame's central square scaled to `side`."""
+    return resize_frames(center_crop_square(frame)[None], (side, side))[0]
+
+
+def letterbox(frame: np.ndarray, side: int) -> np.ndarray:
+    """The whole frame scaled to fit a `side` square, centred on black."""
+    height, width = frame.shape[:2]
+    scale = side / max(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    out = np.zeros((side, side, 3), np.uint8)
+    top, left = (side - size[0]) // 2, (side - size[1]) // 2
+    out[top:top + size[0], left:left + size[1]] = resize_frames(frame[None], size)[0]
+    return out
+
+
+def square_frames(frames: np.ndarray, side: int, fit: str = "letterbox") -> np.ndarray:
+    """Frames `t h w 3` made `t side side 3` by `fit`, one of `FITS`."""
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    square = letterbox if fit == "letterbox" else crop
+    return np.stack([square(frame, side) for frame in frames])
+
+
 def _fit_pixels(shape: tuple[int, int], max_pixels: int) -> tuple[int, int]:
     h, w = shape
     factor = min(1.0, (max_pixels / (h * w)) ** 0.5)

@@ -5,11 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dila.video import VideoError, center_crop_square, read_video, resize_frames
+from dila.video import FITS, VideoError, read_video, square_frames
 from explorer.errors import UserError
 
 VIDEO_TYPES = (".mp4", ".webm", ".mov", ".avi", ".mkv", ".gif", ".m4v")
-FITS = ("letterbox", "crop")
 
 
 def decode_clip(path: str, image_size: int, max_frames: int, max_duration_s: float,
@@ -24,8 +23,7 @@ def decode_clip(path: str, image_size: int, max_frames: int, max_duration_s: flo
     except VideoError as error:
         raise UserError(str(error)) from None
     height, width = video.frames.shape[1:3]
-    square = letterbox if fit == "letterbox" else crop
-    frames = np.stack([square(frame, image_size) for frame in video.frames])
+    frames = square_frames(video.frames, image_size, fit)
     result = {"frames": frames, "fps": np.float64(video.fps), "aspect": np.float64(width / height)}
     if video.announced is not None:
         result.update(decodable=np.int64(video.decodable), announced=np.int64(video.announced))
@@ -39,22 +37,6 @@ def decode_failure(name: str, error: Exception) -> str:
         return (f"{name}: the decoder was stopped: {error}. That says nothing against the file: try again "
                 "in a moment, or try a shorter video.")
     return f"{name}: could not be decoded ({error})."
-
-
-def crop(frame: np.ndarray, side: int) -> np.ndarray:
-    return resize_frames(center_crop_square(frame)[None], (side, side))[0]
-
-
-def letterbox(frame: np.ndarray, side: int) -> np.ndarray:
-    """The whole frame scaled to fit a `side` square, centred on black."""
-    height, width = frame.shape[:2]
-    scale = side / max(height, width)
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    inner = resize_frames(frame[None], size)[0]
-    out = np.zeros((side, side, 3), np.uint8)
-    top, left = (side - size[0]) // 2, (side - size[1]) // 2
-    out[top:top + size[0], left:left + size[1]] = inner
-    return out
 
 
 def check_upload(path: str | Path, max_mb: int) -> Path:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dila.video import letterbox
 from explorer import words
 from explorer.clips import Clip, aspect_name
-from explorer.decode import letterbox
 from explorer.quality import VIEWS, Quality, from_dict, read_quality
 
 ROOT = Path(__file__).resolve().parent.parent

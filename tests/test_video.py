@@ -14,6 +14,7 @@ from dila.video import (
     even_indices,
     read_video,
     resize_frames,
+    square_frames,
     write_gif,
     write_video,
 )
@@ -182,3 +183,14 @@ def test_streams_of_unknown_length_are_thinned_evenly():
     spacing = np.diff(kept)
     assert seen == 1000 and len(kept) == 16 and kept[0] == 0
     assert np.all(spacing == spacing[0]) and kept[-1] + spacing[0] > 999
+
+
+def test_square_frames_letterbox_the_whole_frame_or_crop_its_centre():
+    frames = np.zeros((2, 30, 40, 3), np.uint8)
+    frames[:, :, :4] = 255  # a white band at the left edge
+    boxed, cropped = square_frames(frames, 20, "letterbox"), square_frames(frames, 20, "crop")
+    assert boxed.shape == cropped.shape == (2, 20, 20, 3)
+    assert boxed[:, :2].max() == 0 and boxed[:, 10, :2].min() == 255  # black bars above, the band kept
+    assert cropped.max() == 0  # the centre square leaves the band out
+    with pytest.raises(ValueError, match="fit must be one of"):
+        square_frames(frames, 20, "stretch")

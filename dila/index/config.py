@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from dila.video import FITS
+
 ENGINES = ("local", "ray")
-FITS = ("letterbox", "crop")
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 
 from dila.index.config import IndexConfig
 from dila.index.sources import ClipTask, Corpus, open_dataset
-from dila.video import VideoError, center_crop_square, read_video, resize_frames
+from dila.video import VideoError, read_video, square_frames
 
 
 @dataclass
@@ -46,22 +46,6 @@ def decode(task: ClipTask, corpus: Corpus, config: IndexConfig, side: int) -> De
 def _decode_file(task: ClipTask, path: Path, source: str, config: IndexConfig, side: int) -> DecodedClip:
     video = read_video(path, max_frames=config.frames, max_pixels=(2 * side) ** 2,
                        max_duration_s=config.max_duration_s, allow_partial=True)
-    square = letterbox if config.fit == "letterbox" else crop
-    frames = np.stack([square(frame, side) for frame in video.frames])
-    info = video.source
+    info, frames = video.source, square_frames(video.frames, side, config.fit)
     return DecodedClip(task.clip_id, source, frames, video.indices, info.frames, info.fps, info.height, info.width)
 
-
-def crop(frame: np.ndarray, side: int) -> np.ndarray:
-    return resize_frames(center_crop_square(frame)[None], (side, side))[0]
-
-
-def letterbox(frame: np.ndarray, side: int) -> np.ndarray:
-    """The whole frame scaled to fit a `side` square, centred on black."""
-    height, width = frame.shape[:2]
-    scale = side / max(height, width)
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    out = np.zeros((side, side, 3), np.uint8)
-    top, left = (side - size[0]) // 2, (side - size[1]) // 2
-    out[top:top + size[0], left:left + size[1]] = resize_frames(frame[None], size)[0]
-    return out
