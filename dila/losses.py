@@ -59,7 +59,7 @@ from einops import rearrange
 
 from dila.block_motion import dominant_motion, part_and_whole_motion
 from dila.modules.warp import ShiftPicker, follow
-from dila.world_model import DiLAWorldModel, flat_frames, from_grid, to_grid
+from dila.world_model import DiLAWorldModel, from_grid, to_grid
 
 SHIFT_TERMS = ("motion", "stretch", "readout", "rest")
 FRAME_TERMS = ("pixel", "pick")
@@ -170,8 +170,7 @@ def pixel_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, phase: 
     the model's rollouts keep it, `DiLAWorldModel.keep_shown`, and read bilinearly)."""
     if phase == 1:
         features, _, actions, _ = calls[0]
-        last = rearrange(frames[:, :-1], "b t c h w -> (b t) c h w")
-        before = flat_frames(model.previous_frames(frames[:, :-1]))
+        last, before = model.last_and_previous(frames)
         shown = model.fusion_decoder.show(features, last, actions, previous=before)
     else:
         shown, steps = model.keep_shown(frames[:, 0]), []
@@ -216,8 +215,8 @@ def pick_loss(model: DiLAWorldModel, calls: list, frames: torch.Tensor, settings
     if warp.picker is None:
         raise ValueError("the pick term needs a shift picker (warp_refine)")
     features, actions = warp_inputs(calls)
-    last, target = (rearrange(f, "b t c h w -> (b t) c h w") for f in (frames[:, :-1], frames[:, 1:]))
-    before = flat_frames(model.previous_frames(frames[:, :-1]))
+    last, before = model.last_and_previous(frames)
+    target = rearrange(frames[:, 1:], "b t c h w -> (b t) c h w")
     truth = None if motion is None else rearrange(motion, "b t s h w -> (b t) s h w")
     inputs = warp.picker_inputs(last, warp.hidden(features, actions), actions, before)
     return picking_loss(warp.picker, inputs, last, target, warp.border, settings, truth)

@@ -37,11 +37,6 @@ def from_grid(x: torch.Tensor) -> torch.Tensor:
     return rearrange(x, "b t h w d -> b t d h w")
 
 
-def flat_frames(x: torch.Tensor | None) -> torch.Tensor | None:
-    """`b t c h w` -> `(b t) c h w`, None stays None."""
-    return None if x is None else rearrange(x, "b t c h w -> (b t) c h w")
-
-
 def frames_before(x: torch.Tensor) -> torch.Tensor:
     """`b t ...` -> the frame before each, `b t ...`: the first has none and is its own (nothing changed)."""
     return torch.cat((x[:, :1], x[:, :-1]), dim=1)
@@ -156,6 +151,13 @@ class DiLAWorldModel(nn.Module):
         warp = self.fusion_decoder.warp
         return frames_before(x) if warp is not None and warp.reads_previous else None
 
+    def last_and_previous(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A clip's frames `b t c H W` -> frames 0..t-2 and the frame before each (`previous_frames`, or None),
+        `(b (t-1)) c H W`: what a teacher-forced warp moves and what its picker reads beside them."""
+        last, before = frames[:, :-1], self.previous_frames(frames[:, :-1])
+        flat = "b t c h w -> (b t) c h w"
+        return rearrange(last, flat), None if before is None else rearrange(before, flat)
+
     def render_along(self, structure: torch.Tensor, first_frame: torch.Tensor, memory: torch.Tensor,
                      actions: torch.Tensor) -> torch.Tensor:
         """Frames `b t h w d` of a structure sequence (`b t h w s`, memory `b t h w k`) over `first_frame`: the
@@ -229,8 +231,8 @@ class DiLAWorldModel(nn.Module):
         predicted = self.advance(enc.structure[:, :-1], actions)
         decoder = self.fusion_decoder
         features, _ = decoder.fuse(self.structure_lift(predicted), grid[:, :1], enc.memory[:, :-1], grid[:, :-1])
-        last = rearrange(pixels[:, :-1], "b t c h w -> (b t) c h w")
-        return decoder.show(features, last, actions, self.whole_moves, flat_frames(self.previous_frames(pixels[:, :-1])))
+        last, before = self.last_and_previous(pixels)
+        return decoder.show(features, last, actions, self.whole_moves, before)
 
     def predict(self, x_context: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Roll out `actions` (`b n a`) after the context: tokens `b n d h w`, structure `b n h w s`."""

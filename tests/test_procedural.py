@@ -218,7 +218,8 @@ def test_noise_backdrops_default_to_none_and_are_a_probability():
     default = ProceduralVideoDataset("train", 6, frames=3, seed=2)
     assert all(np.array_equal(plain.clip(i).frames, default.clip(i).frames) for i in range(6))
     some = ProceduralVideoDataset("train", 40, frames=2, seed=2, noise_backdrops=0.5)
-    backgrounds = [some.clip(i).scene.background for i in range(40) if some.clip(i).kind != "camera"]
+    clips = [some.clip(i) for i in range(40)]
+    backgrounds = [clip.scene.background for clip in clips if clip.kind != "camera"]
     assert 0.2 < np.mean([b == NOISE for b in backgrounds]) < 0.8
     with pytest.raises(ValueError, match="noise_backdrops is a probability"):
         ProceduralVideoDataset("train", 4, noise_backdrops=-0.1)
